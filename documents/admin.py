@@ -1,0 +1,91 @@
+"""Admin for workspaces, documents and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from documents import services
+from documents.models import ApiToken, Document, Membership, Workspace
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "created"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "title",
+        "workspace",
+        "status",
+        "stage",
+        "progress",
+        "mime_type",
+        "pages",
+        "chunk_count",
+        "file_id",
+        "size",
+        "created",
+    ]
+    list_filter = ["status", "mime_type", "workspace"]
+    search_fields = ["title", "original_name", "sha256", "file_id"]
+    readonly_fields = [
+        "id",
+        "sha256",
+        "size",
+        "mime_type",
+        "file_id",
+        "files_api_note",
+        "embedding_model",
+        "pages",
+        "attempts",
+        "ingested",
+        "created",
+        "updated",
+    ]
+    exclude = ["text", "page_starts"]
+    actions = ["retry_ingestion"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
+        queryset: QuerySet[Document] = super().get_queryset(request)
+        return queryset.annotate(chunk_total=Count("chunks"))
+
+    @admin.display(ordering="chunk_total", description="chunks")
+    def chunk_count(self, obj: Any) -> int:
+        return int(obj.chunk_total)
+
+    @admin.action(description="Retry ingestion of the selected documents")
+    def retry_ingestion(
+        self, request: HttpRequest, queryset: QuerySet[Document]
+    ) -> None:
+        for document in queryset:
+            services.document_retry(document=document)
+        self.message_user(request, f"{queryset.count()} queued.", messages.SUCCESS)
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        services.document_delete(document=obj)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Document]
+    ) -> None:
+        for document in queryset:
+            services.document_delete(document=document)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "name", "prefix", "created", "last_used", "revoked"]
+    readonly_fields = ["prefix", "key_hash", "created", "last_used"]

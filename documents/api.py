@@ -1,0 +1,94 @@
+"""REST API for documents: upload, list, detail, text, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from documents import selectors, services
+from documents.api_auth import ApiError, api_view
+from documents.models import Document
+
+
+def document_json(document: Document) -> dict[str, Any]:
+    """The API's view of a document."""
+    return {
+        "id": str(document.id),
+        "title": document.title,
+        "filename": document.original_name,
+        "status": document.status,
+        "stage": document.stage,
+        "progress": document.progress,
+        "error": document.error or None,
+        "file_id": document.file_id or None,
+        "files_api_note": document.files_api_note or None,
+        "pages": document.pages,
+        "chunk_count": getattr(document, "chunk_count", None),
+        "mime_type": document.mime_type,
+        "size": document.size,
+        "sha256": document.sha256,
+        "created": document.created.isoformat(),
+    }
+
+
+def _check_length(request: HttpRequest) -> None:
+    """Refuse an oversized body before Django reads it into temporary files."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024:
+        raise ApiError(
+            413,
+            "request_too_large",
+            f"The upload is larger than the {settings.MAX_UPLOAD_MB} MB limit.",
+        )
+
+
+@api_view(("GET", "POST"))
+def documents(request: HttpRequest) -> HttpResponse:
+    """GET lists the workspace's documents; POST uploads one (multipart 'file')."""
+    workspace = services.workspace_default_for_user(user=request.user)
+    if request.method == "GET":
+        rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
+        return JsonResponse({"documents": [document_json(d) for d in rows]})
+    _check_length(request)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ApiError(
+            400, "invalid_request", "Send the file as multipart field 'file'."
+        )
+    try:
+        created = services.document_create(
+            workspace=workspace, uploader=request.user, upload=upload
+        )
+    except services.UploadRejected as exc:
+        kind = {413: "request_too_large", 415: "unsupported_media_type"}
+        raise ApiError(
+            exc.status, kind.get(exc.status, "invalid_request"), str(exc)
+        ) from exc
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=created.document.id
+    )
+    body = document_json(document) | {"duplicate": created.duplicate}
+    return JsonResponse(body, status=200 if created.duplicate else 201)
+
+
+@api_view(("GET", "DELETE"))
+def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
+    """GET one document; DELETE it with its chunks and remote file."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    if request.method == "DELETE":
+        services.document_delete(document=document)
+        return HttpResponse(status=204)
+    return JsonResponse(document_json(document))
+
+
+@api_view(("GET",))
+def document_text(request: HttpRequest, document_id: str) -> HttpResponse:
+    """The extracted text that chunk offsets and citations index into."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id, with_text=True
+    )
+    return HttpResponse(document.text, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,166 @@
+"""Text extraction: detect a file's real type from its bytes and pull out its text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+import charset_normalizer
+
+PDF = "application/pdf"
+TEXT = "text/plain"
+MARKDOWN = "text/markdown"
+
+TEXT_EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOWN}
+SUPPORTED_DESCRIPTION = "PDF, plain text (.txt) or Markdown (.md)"
+
+# Magic numbers of common binary formats that must never be read as text.
+_BINARY_MAGIC = (
+    b"PK\x03\x04",  # zip, docx, xlsx
+    b"\x89PNG",
+    b"\xff\xd8\xff",  # jpeg
+    b"GIF8",
+    b"\x7fELF",
+    b"MZ",
+    b"\xd0\xcf\x11\xe0",  # ole2 (doc, xls)
+    b"\x1f\x8b",  # gzip
+    b"Rar!",
+    b"7z\xbc\xaf",
+)
+
+
+class ExtractionError(Exception):
+    """A file that cannot become text; the message is shown to the user."""
+
+
+@dataclass
+class Extracted:
+    """A document's text and, for PDFs, where each page starts in it."""
+
+    text: str
+    mime_type: str
+    page_starts: list[int] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int | None:
+        return len(self.page_starts) or None
+
+
+def detect_mime_type(filename: str, head: bytes) -> str:
+    """Return the supported MIME type of a file from its content, or raise.
+
+    The extension only chooses between text flavours; the bytes decide
+    whether the file is a PDF, text, or something Cairn does not read.
+    """
+    extension = PurePath(filename).suffix.lower()
+    if head.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-" or head[:1024].find(b"%PDF-") >= 0:
+        return PDF
+    if extension == ".pdf":
+        raise ExtractionError("The file is named .pdf but is not a PDF.")
+    if any(head.startswith(magic) for magic in _BINARY_MAGIC) or b"\x00" in head[:8192]:
+        raise ExtractionError(
+            f"Unsupported file type: this looks like a binary file. "
+            f"Cairn reads {SUPPORTED_DESCRIPTION}."
+        )
+    if extension in TEXT_EXTENSIONS:
+        return TEXT_EXTENSIONS[extension]
+    if extension == "":
+        return TEXT
+    raise ExtractionError(
+        f"Unsupported file type {extension!r}. Cairn reads {SUPPORTED_DESCRIPTION}."
+    )
+
+
+def extract(
+    data: bytes,
+    mime_type: str,
+    *,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Extracted:
+    """Extract the text of a file whose type detect_mime_type returned."""
+    if mime_type == PDF:
+        return _extract_pdf(data, on_page=on_page)
+    if mime_type in (TEXT, MARKDOWN):
+        return Extracted(text=decode_text(data), mime_type=mime_type)
+    raise ExtractionError(f"Unsupported file type {mime_type}.")
+
+
+def decode_text(data: bytes) -> str:
+    """Decode text of any common encoding into normalised str."""
+    if not data.strip():
+        raise ExtractionError("The file is empty.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        text = data[3:].decode("utf-8", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            best = charset_normalizer.from_bytes(data).best()
+            if best is None:
+                raise ExtractionError(
+                    "The file is not text in any encoding Cairn recognises."
+                ) from None
+            text = str(best)
+    text = normalise(text)
+    if not text.strip():
+        raise ExtractionError("The file has no text.")
+    return text
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def normalise(text: str) -> str:
+    """Unify newlines and drop control characters, so offsets stay stable."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n")
+    return _CONTROL.sub("", text)
+
+
+def _extract_pdf(
+    data: bytes, *, on_page: Callable[[int, int], None] | None
+) -> Extracted:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        reason = str(exc).lower()
+        if "password" in reason:
+            raise ExtractionError(
+                "The PDF is encrypted with a password; upload an unlocked copy."
+            ) from exc
+        raise ExtractionError(
+            f"The PDF is damaged and cannot be read ({exc})."
+        ) from exc
+    try:
+        total = len(pdf)
+        if total == 0:
+            raise ExtractionError("The PDF has no pages.")
+        parts: list[str] = []
+        page_starts: list[int] = []
+        offset = 0
+        for index in range(total):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            page_text = normalise(textpage.get_text_range()).strip("\n")
+            textpage.close()
+            page.close()
+            if index:
+                parts.append("\n\n")
+                offset += 2
+            page_starts.append(offset)
+            parts.append(page_text)
+            offset += len(page_text)
+            if on_page is not None:
+                on_page(index + 1, total)
+    finally:
+        pdf.close()
+    text = "".join(parts)
+    if not text.strip():
+        raise ExtractionError(
+            "The PDF has no text layer (it may be scanned images); "
+            "run it through OCR and upload the result."
+        )
+    return Extracted(text=text, mime_type=PDF, page_starts=page_starts)

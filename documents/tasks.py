@@ -1,0 +1,47 @@
+"""Celery tasks: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+
+from documents import services
+
+log = logging.getLogger(__name__)
+
+
+class IngestTask(Task):  # type: ignore[type-arg]
+    """Marks the document failed once its retries are spent."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        document_id = args[0] if args else kwargs.get("document_id")
+        services.document_fail(
+            document_id=document_id,
+            reason=f"An outside service kept failing; retry later. Last error: {exc}",
+        )
+
+
+@shared_task(
+    base=IngestTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(services.TransientError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
+    """Ingest one document (extract, chunk, upload, embed, store)."""
+    services.document_ingest(document_id=document_id)
+
+
+@shared_task(acks_late=True)
+def requeue_stale_task() -> int:
+    """Periodic sweep: re-queue documents that were never sent or got stuck."""
+    return services.requeue_stale()

@@ -1,0 +1,189 @@
+"""Pages for documents: list with live status, upload, view, retry, delete; health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from documents import selectors, services
+from documents.api import document_json
+
+
+@login_required
+@require_GET
+def document_list(request: HttpRequest) -> HttpResponse:
+    """The workspace's documents with live status, and the upload form."""
+    workspace = services.workspace_default_for_user(user=request.user)
+    rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
+    return render(
+        request,
+        "documents/list.html",
+        {"workspace": workspace, "documents": rows},
+    )
+
+
+@login_required
+@require_GET
+def document_status(request: HttpRequest) -> JsonResponse:
+    """Status of every document in the workspace, for the list's live updates."""
+    workspace = services.workspace_default_for_user(user=request.user)
+    rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
+    return JsonResponse({"documents": [document_json(d) for d in rows]})
+
+
+@login_required
+@require_POST
+def document_upload(request: HttpRequest) -> HttpResponse:
+    """Accept one or several files; report each one's outcome."""
+    workspace = services.workspace_default_for_user(user=request.user)
+    files = request.FILES.getlist("files")
+    if not files:
+        messages.error(request, "Choose at least one file to upload.")
+    for upload in files:
+        try:
+            created = services.document_create(
+                workspace=workspace, uploader=request.user, upload=upload
+            )
+        except services.UploadRejected as exc:
+            messages.error(request, str(exc))
+            continue
+        if created.duplicate:
+            messages.warning(
+                request,
+                f"{upload.name} is already in this workspace as "
+                f"“{created.document.title}”; it was not ingested again.",
+            )
+        else:
+            messages.success(request, f"{created.document.original_name} is queued.")
+    return redirect("documents:list")
+
+
+def _sections(
+    document: Any, start: int | None, end: int | None
+) -> list[dict[str, Any]]:
+    """The text cut into pages, each split around the highlighted range."""
+    text = document.text
+    bounds = document.page_starts or [0]
+    sections = []
+    for index, page_start in enumerate(bounds):
+        page_end = bounds[index + 1] if index + 1 < len(bounds) else len(text)
+        section: dict[str, Any] = {
+            "number": index + 1 if document.page_starts else None,
+            "before": text[page_start:page_end],
+            "mark": "",
+            "after": "",
+        }
+        if (
+            start is not None
+            and end is not None
+            and start < page_end
+            and end > page_start
+        ):
+            left, right = max(start, page_start), min(end, page_end)
+            section["before"] = text[page_start:left]
+            section["mark"] = text[left:right]
+            section["after"] = text[right:page_end]
+        sections.append(section)
+    return sections
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@login_required
+@require_GET
+def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
+    """The extracted text, by page, with a cited passage highlighted."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id, with_text=True
+    )
+    start, end = _int_param(request, "start"), _int_param(request, "end")
+    page = _int_param(request, "page")
+    if start is not None and (end is None or end <= start):
+        start = end = None
+    if start is None and page is not None and document.page_starts:
+        page = min(max(page, 1), len(document.page_starts))
+    return render(
+        request,
+        "documents/detail.html",
+        {
+            "document": document,
+            "sections": _sections(document, start, end),
+            "highlighted": start is not None,
+            "focus_page": page,
+        },
+    )
+
+
+@login_required
+@require_GET
+def document_original(request: HttpRequest, document_id: str) -> FileResponse:
+    """Download the original file, never rendered inline."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    return FileResponse(
+        document.original.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type="application/octet-stream",
+    )
+
+
+@login_required
+@require_POST
+def document_retry(request: HttpRequest, document_id: str) -> HttpResponse:
+    """Queue a failed document again."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    services.document_retry(document=document)
+    messages.success(request, f"{document.title} is queued again.")
+    return redirect("documents:list")
+
+
+@login_required
+@require_POST
+def document_delete(request: HttpRequest, document_id: str) -> HttpResponse:
+    """Delete a document with its chunks and remote file."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    services.document_delete(document=document)
+    messages.success(request, f"{document.title} was deleted.")
+    return redirect("documents:list")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database, broker and worker health; 503 when a part is down."""
+    from project.celery import app
+
+    body: dict[str, Any] = {"database": "ok", "broker": "ok", "workers": 0}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        body["database"] = f"error: {exc}"
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        replies = app.control.ping(timeout=1.0) or []
+        body["workers"] = len(replies)
+    except Exception as exc:
+        body["broker"] = f"error: {exc}"
+    healthy = body["database"] == "ok" and body["broker"] == "ok"
+    body["mode"] = {
+        "answers": "claude" if settings.ANTHROPIC_API_KEY else "offline",
+        "embeddings": "voyage" if settings.VOYAGE_API_KEY else "offline",
+    }
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,0 +1,7 @@
+"""Cairn's Django project package."""
+
+from __future__ import annotations
+
+from project.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,1 @@
+"""Retrieval, answering, questions and citations."""

@@ -1,0 +1,383 @@
+"""Cited answers: Claude over file-referenced documents, or offline extraction."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from documents import files_api
+from documents.lexical import terms
+from documents.models import Chunk, Document, Workspace
+from search import claude
+from search.models import Answer, Citation, Question
+from search.retrieval import Hit, chunk_search, default_top_k
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You answer questions for a team using only the documents provided in this "
+    "conversation. Cite the passage that supports every claim you make. Do not use "
+    "outside knowledge. If the documents do not contain the answer, say plainly that "
+    "the documents do not say, and do not guess."
+)
+NOT_FOUND = "Your documents do not contain an answer to this question."
+MAX_OFFLINE_SENTENCES = 3
+
+
+@dataclass
+class CitationData:
+    """A citation mapped to Cairn's own document, chunk and ranges."""
+
+    kind: str
+    document: Document
+    cited_text: str
+    start_char: int | None = None
+    end_char: int | None = None
+    start_page: int | None = None
+    end_page: int | None = None
+    chunk_id: int | None = None
+
+
+@dataclass
+class Segment:
+    """A run of answer text and the citations that back it."""
+
+    text: str
+    citations: list[CitationData] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """What an answerer produced, before it is stored."""
+
+    mode: str
+    model: str
+    segments: list[Segment]
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def answer_question(*, workspace: Workspace, user: Any, text: str) -> Answer:
+    """Retrieve, answer (Claude or offline), and store the cited answer."""
+    started = time.monotonic()
+    hits = chunk_search(workspace_id=workspace.id, query=text, top_k=default_top_k())
+    if not hits:
+        result = Result(mode=_mode(), model="", segments=[Segment(NOT_FOUND)])
+    elif files_api.online():
+        result = claude_answer(text, hits)
+    else:
+        result = offline_answer(text, hits)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    return _store(workspace, user, text, hits, result, latency_ms)
+
+
+def _mode() -> str:
+    return Answer.Mode.CLAUDE if files_api.online() else Answer.Mode.OFFLINE
+
+
+# Claude ---------------------------------------------------------------------
+
+
+def _documents_for(hits: list[Hit]) -> list[Document]:
+    """The documents of the hits, best first, at most ANSWER_MAX_DOCUMENTS."""
+    order: list[str] = []
+    for hit in hits:
+        if hit.document_id not in order:
+            order.append(hit.document_id)
+    order = order[: settings.ANSWER_MAX_DOCUMENTS]
+    by_id = {str(d.id): d for d in Document.objects.filter(id__in=order)}
+    return [by_id[i] for i in order if i in by_id]
+
+
+def document_block(document: Document) -> dict[str, Any]:
+    """A citable document block: the uploaded file, or the stored text inline."""
+    source: dict[str, Any]
+    if document.file_id:
+        source = {"type": "file", "file_id": document.file_id}
+    else:
+        # Not uploaded (offline ingest, or too large for the Files API): send the
+        # very text Cairn stores, so char_location offsets still index into it.
+        source = {"type": "text", "media_type": "text/plain", "data": document.text}
+    return {
+        "type": "document",
+        "source": source,
+        "title": document.title,
+        "citations": {"enabled": True},
+    }
+
+
+def build_request(question: str, documents: list[Document]) -> dict[str, Any]:
+    """The Messages request: one document block per document, then the question."""
+    blocks = [document_block(document) for document in documents]
+    if blocks:
+        blocks[-1]["cache_control"] = {"type": "ephemeral"}
+    return {
+        "model": claude.model(),
+        "max_tokens": settings.CLAUDE_MAX_TOKENS,
+        "system": SYSTEM_PROMPT,
+        "messages": [
+            {"role": "user", "content": [*blocks, {"type": "text", "text": question}]}
+        ],
+    }
+
+
+def claude_answer(question: str, hits: list[Hit]) -> Result:
+    """Ask Claude with the hits' documents and map its citations back."""
+    documents = _documents_for(hits)
+    request = build_request(question, documents)
+    message = claude.create_message(request, betas=[files_api.FILES_BETA])
+    segments = [
+        Segment(
+            text=block.get("text", ""),
+            citations=[
+                mapped
+                for citation in block.get("citations") or []
+                if (mapped := map_citation(citation, documents)) is not None
+            ],
+        )
+        for block in message.get("content", [])
+        if block.get("type") == "text"
+    ]
+    usage = message.get("usage") or {}
+    return Result(
+        mode=Answer.Mode.CLAUDE,
+        model=str(message.get("model") or request["model"]),
+        segments=segments or [Segment(NOT_FOUND)],
+        usage={
+            "input_tokens": int(usage.get("input_tokens") or 0),
+            "output_tokens": int(usage.get("output_tokens") or 0),
+            "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
+            "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+        },
+    )
+
+
+def map_citation(
+    citation: dict[str, Any], documents: list[Document]
+) -> CitationData | None:
+    """Map one Claude citation to Cairn's document, character range, pages and chunk."""
+    index = citation.get("document_index")
+    if not isinstance(index, int) or not 0 <= index < len(documents):
+        log.warning("citation names an unknown document index: %r", index)
+        return None
+    document = documents[index]
+    cited = str(citation.get("cited_text") or "")
+    kind = citation.get("type")
+    data = CitationData(kind=str(kind), document=document, cited_text=cited)
+    if kind == "char_location":
+        start = int(citation["start_char_index"])
+        end = int(citation["end_char_index"])
+        start, end = _locate(
+            document.text, cited, max(0, start), min(end, len(document.text))
+        )
+        data.start_char, data.end_char = start, end
+        if document.page_starts:
+            data.start_page = document.page_of(start)
+            data.end_page = document.page_of(max(start, end - 1))
+    elif kind == "page_location":
+        last = document.pages or 1
+        first_page = min(max(1, int(citation["start_page_number"])), last)
+        # The end is exclusive (a citation on page 5 reads 5 -> 6); never past the end.
+        end_page = min(max(first_page, int(citation["end_page_number"]) - 1), last)
+        data.start_page, data.end_page = first_page, end_page
+        window = _page_range(document, first_page, end_page)
+        found = _find(document.text, cited, *window)
+        data.start_char, data.end_char = found if found else window
+    else:
+        log.warning("unsupported citation type %r", kind)
+        return None
+    data.chunk_id = _chunk_for(document, data.start_char, data.start_page)
+    return data
+
+
+def _page_range(document: Document, first: int, last: int) -> tuple[int, int]:
+    starts = document.page_starts or [0]
+    start = starts[first - 1] if first - 1 < len(starts) else 0
+    end = starts[last] if last < len(starts) else len(document.text)
+    return start, end
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _find(text: str, needle: str, start: int, end: int) -> tuple[int, int] | None:
+    """Find needle in text[start:end], tolerant of whitespace differences."""
+    needle = needle.strip()
+    if not needle:
+        return None
+    exact = text.find(needle, start, end)
+    if exact >= 0:
+        return exact, exact + len(needle)
+    pattern = r"\s+".join(re.escape(part) for part in _SPACE.split(needle) if part)
+    match = re.compile(pattern).search(text, start, end)
+    return (match.start(), match.end()) if match else None
+
+
+def _locate(text: str, cited: str, start: int, end: int) -> tuple[int, int]:
+    """Trust Claude's offsets when they hold the cited text; else search near them."""
+    if text[start:end] == cited or not cited:
+        return start, end
+    found = _find(text, cited, max(0, start - 200), min(len(text), end + 200))
+    return found if found else (start, end)
+
+
+def _chunk_for(
+    document: Document, start_char: int | None, page: int | None
+) -> int | None:
+    chunks = Chunk.objects.filter(document=document)
+    if start_char is not None:
+        chunk = (
+            chunks.filter(start_char__lte=start_char, end_char__gt=start_char)
+            .order_by("ordinal")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if chunk is not None:
+            return int(chunk)
+        chunk = (
+            chunks.filter(start_char__gte=start_char)
+            .order_by("ordinal")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if chunk is not None:
+            return int(chunk)
+    if page is not None:
+        chunk = (
+            chunks.filter(page=page)
+            .order_by("ordinal")
+            .values_list("id", flat=True)
+            .first()
+        )
+        return int(chunk) if chunk is not None else None
+    return None
+
+
+# Offline --------------------------------------------------------------------
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|$)", re.MULTILINE)
+
+
+def _sentences(hit: Hit) -> list[tuple[int, int]]:
+    """Sentence spans of a hit, as absolute offsets into its document's text."""
+    spans = []
+    for match in _SENTENCE.finditer(hit.text):
+        start, end = match.start(), match.end()
+        while start < end and hit.text[start].isspace():
+            start += 1
+        while end > start and hit.text[end - 1].isspace():
+            end -= 1
+        if end - start >= 20:
+            spans.append((hit.start_char + start, hit.start_char + end))
+    return spans
+
+
+def offline_answer(question: str, hits: list[Hit]) -> Result:
+    """Pick the retrieved sentences that share the question's rarest terms."""
+    wanted = set(terms(question))
+    documents = {
+        str(d.id): d
+        for d in Document.objects.filter(id__in={h.document_id for h in hits})
+    }
+    candidates: list[tuple[Hit, int, int, set[str]]] = []
+    for hit in hits:
+        for start, end in _sentences(hit):
+            local = hit.text[start - hit.start_char : end - hit.start_char]
+            candidates.append((hit, start, end, set(terms(local))))
+    if not wanted or not candidates:
+        return Result(mode=Answer.Mode.OFFLINE, model="", segments=[Segment(NOT_FOUND)])
+    frequency = Counter(term for *_, found in candidates for term in found & wanted)
+    total = len(candidates)
+
+    def weight(term: str) -> float:
+        return math.log(1.0 + total / (1 + frequency[term]))
+
+    scored = []
+    seen: set[tuple[str, int]] = set()
+    for rank, (hit, start, end, found) in enumerate(candidates):
+        shared = found & wanted
+        if not shared or (hit.document_id, start) in seen:
+            continue
+        seen.add((hit.document_id, start))
+        score = sum(weight(term) for term in shared) / math.sqrt(len(found) + 4)
+        scored.append((score, -rank, hit, start, end))
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    best = scored[:MAX_OFFLINE_SENTENCES]
+    if not best or best[0][0] <= 0:
+        return Result(mode=Answer.Mode.OFFLINE, model="", segments=[Segment(NOT_FOUND)])
+    segments = []
+    for _, _, hit, start, end in best:
+        document = documents[hit.document_id]
+        cited = document.text[start:end]
+        page = document.page_of(start)
+        citation = CitationData(
+            kind="page_location" if document.is_pdf else "char_location",
+            document=document,
+            cited_text=cited,
+            start_char=start,
+            end_char=end,
+            start_page=page,
+            end_page=document.page_of(end - 1) if page else None,
+            chunk_id=hit.chunk_id,
+        )
+        segments.append(Segment(text=cited + " ", citations=[citation]))
+    return Result(
+        mode=Answer.Mode.OFFLINE, model="offline-extractive", segments=segments
+    )
+
+
+# Storage --------------------------------------------------------------------
+
+
+def _store(
+    workspace: Workspace,
+    user: Any,
+    text: str,
+    hits: list[Hit],
+    result: Result,
+    latency_ms: int,
+) -> Answer:
+    with transaction.atomic():
+        question = Question.objects.create(workspace=workspace, user=user, text=text)
+        stored_segments: list[dict[str, Any]] = []
+        citations: list[Citation] = []
+        for segment in result.segments:
+            ordinals = []
+            for data in segment.citations:
+                ordinal = len(citations) + 1
+                ordinals.append(ordinal)
+                citations.append(
+                    Citation(
+                        ordinal=ordinal,
+                        kind=data.kind,
+                        document=data.document,
+                        chunk_id=data.chunk_id,
+                        cited_text=data.cited_text,
+                        start_char=data.start_char,
+                        end_char=data.end_char,
+                        start_page=data.start_page,
+                        end_page=data.end_page,
+                    )
+                )
+            stored_segments.append({"text": segment.text, "citations": ordinals})
+        answer = Answer.objects.create(
+            question=question,
+            mode=result.mode,
+            model=result.model,
+            text="".join(segment.text for segment in result.segments).strip(),
+            segments=stored_segments,
+            retrieved_chunk_ids=[hit.chunk_id for hit in hits],
+            latency_ms=latency_ms,
+            **result.usage,
+        )
+        for citation in citations:
+            citation.answer = answer
+        Citation.objects.bulk_create(citations)
+    return answer

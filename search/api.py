@@ -1,0 +1,78 @@
+"""REST API for search and ask."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from documents.api_auth import ApiError, api_view
+from documents.services import workspace_default_for_user
+from search import answering, selectors
+from search.retrieval import chunk_search
+
+MAX_QUESTION_CHARS = 4000
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_request", "The body must be JSON.") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "invalid_request", f"'{name}' must be a non-empty string.")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"'{name}' is longer than {MAX_QUESTION_CHARS} characters.",
+        )
+    return value.strip()
+
+
+@api_view(("POST",))
+def search(request: HttpRequest) -> HttpResponse:
+    """Hybrid search over the workspace's chunks."""
+    body = _body(request)
+    query = _text(body, "query")
+    top_k = body.get("top_k", 10)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
+        raise ApiError(
+            400, "invalid_request", "'top_k' must be an integer from 1 to 100."
+        )
+    workspace = workspace_default_for_user(user=request.user)
+    hits = chunk_search(workspace_id=workspace.id, query=query, top_k=top_k)
+    results = []
+    for hit in hits:
+        row = asdict(hit)
+        row.pop("ordinal")
+        results.append(row)
+    return JsonResponse({"results": results})
+
+
+@api_view(("POST",))
+def ask(request: HttpRequest) -> HttpResponse:
+    """Answer a question from the workspace's documents, with citations."""
+    question = _text(_body(request), "question")
+    workspace = workspace_default_for_user(user=request.user)
+    answer = answering.answer_question(
+        workspace=workspace, user=request.user, text=question
+    )
+    answer = selectors.answer_get_for_user(user=request.user, code=answer.code)
+    return JsonResponse(selectors.answer_json(answer))
+
+
+@api_view(("GET",))
+def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """A stored answer with its citations."""
+    answer = selectors.answer_get_for_user(user=request.user, code=code)
+    return JsonResponse(selectors.answer_json(answer))

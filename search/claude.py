@@ -1,0 +1,30 @@
+"""Claude's Messages API: the one place Cairn asks Claude for an answer."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from django.conf import settings
+
+from documents import files_api
+
+log = logging.getLogger(__name__)
+
+
+def create_message(request: dict[str, Any], *, betas: list[str]) -> dict[str, Any]:
+    """Send a Messages request through the beta client and return it as plain JSON."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        message = files_api.client().beta.messages.create(**request, betas=betas)
+    for warning in caught:
+        # The SDK warns about models near end of life; surface it where admins look.
+        log.warning("anthropic SDK: %s", warning.message)
+    result: dict[str, Any] = message.model_dump(mode="json")
+    return result
+
+
+def model() -> str:
+    """The configured Claude model (CLAUDE_MODEL)."""
+    return str(settings.CLAUDE_MODEL)

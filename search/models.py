@@ -1,0 +1,95 @@
+"""Questions, answers, citations and their token usage."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from documents.models import Chunk, Document, Workspace
+
+
+class Question(models.Model):
+    """What a user asked in a workspace."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="questions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True
+    )
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Answer(models.Model):
+    """An answer to a question, in the segments it was written in."""
+
+    class Mode(models.TextChoices):
+        CLAUDE = "claude"
+        OFFLINE = "offline"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    question = models.ForeignKey(
+        Question, on_delete=models.CASCADE, related_name="answers"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    model = models.CharField(max_length=100, blank=True)
+    text = models.TextField()
+    # [{"text": str, "citations": [ordinal, ...]}, ...] in answer order.
+    segments = models.JSONField(default=list)
+    # Chunk ids the retriever handed to the answerer, best first.
+    retrieved_chunk_ids = models.JSONField(default=list)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    @property
+    def usage(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation_input_tokens": self.cache_write_tokens,
+        }
+
+
+class Citation(models.Model):
+    """One cited passage of an answer, mapped back to its document and chunk."""
+
+    class Kind(models.TextChoices):
+        CHAR = "char_location"
+        PAGE = "page_location"
+        BLOCK = "content_block_location"
+
+    answer = models.ForeignKey(
+        Answer, on_delete=models.CASCADE, related_name="citations"
+    )
+    ordinal = models.PositiveIntegerField()
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    chunk = models.ForeignKey(
+        Chunk, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cited_text = models.TextField()
+    start_char = models.PositiveIntegerField(null=True, blank=True)
+    end_char = models.PositiveIntegerField(null=True, blank=True)
+    start_page = models.PositiveIntegerField(null=True, blank=True)
+    end_page = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["answer", "ordinal"]
+
+    def __str__(self) -> str:
+        return f"[{self.ordinal}] {self.cited_text[:60]}"

@@ -1,0 +1,14 @@
+"""URLs of the ask pages."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from search import views
+
+app_name = "search"
+
+urlpatterns = [
+    path("", views.ask, name="ask"),
+    path("answers/<uuid:code>/", views.answer_detail, name="answer"),
+]
