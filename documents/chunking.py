@@ -58,8 +58,9 @@ def _pieces(text: str, start: int, end: int, limit: int) -> Iterator[tuple[int, 
         if end - start <= limit:
             break
         cuts = [m.end() for m in pattern.finditer(text, start, end)]
+        cuts = [cut for cut in cuts if start < cut < end]
         if cuts:
-            bounds = [start, *[c for c in cuts if start < c < end], end]
+            bounds = [start, *cuts, end]
             for left, right in itertools.pairwise(bounds):
                 yield from _pieces(text, left, right, limit)
             return

@@ -328,11 +328,19 @@ def _ingest(document: Document) -> None:
         raise
 
     texts = [extracted.text[spec.start : spec.end] for spec in specs]
+    # Each chunk is embedded with its document title and heading path, so a
+    # question naming the company or section finds passages that never repeat it.
+    contextual = [
+        " › ".join(part for part in (document.title, spec.heading) if part)
+        + "\n"
+        + text
+        for spec, text in zip(specs, texts, strict=True)
+    ]
     embedder = get_embedder()
     progress("embedding", 0, len(texts), force=True)
     try:
         vectors = embedder.embed_documents(
-            texts, on_batch=lambda done: progress("embedding", done, len(texts))
+            contextual, on_batch=lambda done: progress("embedding", done, len(texts))
         )
     except Exception as exc:
         if _transient(exc):

@@ -31,7 +31,9 @@ def _load_dotenv(path: Path) -> None:
         os.environ.setdefault(key, value)
 
 
-if os.environ.get("CAIRN_SKIP_DOTENV") != "1":
+# Tests never read a developer's .env: their outside APIs are the local fakes.
+TESTING = "pytest" in sys.modules
+if not TESTING and os.environ.get("CAIRN_SKIP_DOTENV") != "1":
     _load_dotenv(BASE_DIR / ".env")
 
 
@@ -70,7 +72,10 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
 
 
-VAR_DIR = Path(env_str("CAIRN_VAR_DIR") or BASE_DIR / "var").resolve()
+# Tests get their own PostgreSQL and Redis, so `make test` never touches `make run`.
+VAR_DIR = Path(
+    env_str("CAIRN_VAR_DIR") or BASE_DIR / ("var/test" if TESTING else "var")
+).resolve()
 
 DEBUG = env_bool("DEBUG", False)
 _secret = env_str("SECRET_KEY")
@@ -162,6 +167,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -230,4 +236,3 @@ LOGGING: dict[str, Any] = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-TESTING = "pytest" in sys.modules

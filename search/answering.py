@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -262,20 +263,30 @@ def _chunk_for(
 
 # Offline --------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|$)", re.MULTILINE)
+# A sentence ends at . ! or ? followed by space, or at a blank line; a single
+# newline is only a wrapped line (PDF text is full of them).
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n[ \t]*\n\s*")
+MAX_SENTENCE_CHARS = 400
 
 
 def _sentences(hit: Hit) -> list[tuple[int, int]]:
     """Sentence spans of a hit, as absolute offsets into its document's text."""
+    text = hit.text
+    cuts = [0, *(m.end() for m in _BOUNDARY.finditer(text)), len(text)]
     spans = []
-    for match in _SENTENCE.finditer(hit.text):
-        start, end = match.start(), match.end()
-        while start < end and hit.text[start].isspace():
-            start += 1
-        while end > start and hit.text[end - 1].isspace():
-            end -= 1
-        if end - start >= 20:
-            spans.append((hit.start_char + start, hit.start_char + end))
+    for left, right in itertools.pairwise(cuts):
+        pieces = [(left, right)]
+        if right - left > MAX_SENTENCE_CHARS:
+            # Tables and lists have no full stops: fall back to their lines.
+            lines = [left + m.end() for m in re.finditer(r"\n", text[left:right])]
+            pieces = list(itertools.pairwise([left, *lines, right]))
+        for start, end in pieces:
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if end - start >= 20:
+                spans.append((hit.start_char + start, hit.start_char + end))
     return spans
 
 
@@ -309,7 +320,9 @@ def offline_answer(question: str, hits: list[Hit]) -> Result:
         score = sum(weight(term) for term in shared) / math.sqrt(len(found) + 4)
         scored.append((score, -rank, hit, start, end))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    best = scored[:MAX_OFFLINE_SENTENCES]
+    # Only sentences nearly as good as the best: a weak runner-up adds noise.
+    best = [item for item in scored if item[0] >= 0.5 * scored[0][0]] if scored else []
+    best = best[:MAX_OFFLINE_SENTENCES]
     if not best or best[0][0] <= 0:
         return Result(mode=Answer.Mode.OFFLINE, model="", segments=[Segment(NOT_FOUND)])
     segments = []
