@@ -267,6 +267,12 @@ def _chunk_for(
 # newline is only a wrapped line (PDF text is full of them).
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n[ \t]*\n\s*")
 MAX_SENTENCE_CHARS = 400
+# Questions after a quantity are answered by sentences that hold a number.
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|often)|what (percent|share|amount|number)|when)\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
 
 
 def _sentences(hit: Hit) -> list[tuple[int, int]]:
@@ -310,6 +316,7 @@ def offline_answer(question: str, hits: list[Hit]) -> Result:
     def weight(term: str) -> float:
         return math.log(1.0 + total / (1 + frequency[term]))
 
+    wants_number = bool(_QUANTITY.search(question))
     scored = []
     seen: set[tuple[str, int]] = set()
     for rank, (hit, start, end, found) in enumerate(candidates):
@@ -318,6 +325,10 @@ def offline_answer(question: str, hits: list[Hit]) -> Result:
             continue
         seen.add((hit.document_id, start))
         score = sum(weight(term) for term in shared) / math.sqrt(len(found) + 4)
+        if wants_number and _DIGIT.search(
+            hit.text[start - hit.start_char :][: end - start]
+        ):
+            score *= 1.5
         scored.append((score, -rank, hit, start, end))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     # Only sentences nearly as good as the best: a weak runner-up adds noise.

@@ -12,7 +12,11 @@ from django.test import Client
 from documents import embeddings, files_api
 from documents.api_auth import token_create
 from documents.models import Document
-from documents.services import document_create, document_ingest, workspace_default_for_user
+from documents.services import (
+    document_create,
+    document_ingest,
+    workspace_default_for_user,
+)
 from tests.factories import UserFactory
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
@@ -35,7 +39,9 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def online(settings: Any, fake_anthropic: FakeAnthropic, fake_voyage: FakeVoyage) -> Any:
+def online(
+    settings: Any, fake_anthropic: FakeAnthropic, fake_voyage: FakeVoyage
+) -> Any:
     """Point Cairn at the fake Anthropic and Voyage APIs, through the real SDKs."""
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.ANTHROPIC_BASE_URL = fake_anthropic.base_url
@@ -79,13 +85,33 @@ HANDBOOK = (
 )
 
 
-def upload(name: str, data: bytes, content_type: str = "application/octet-stream") -> Any:
+def upload(
+    name: str, data: bytes, content_type: str = "application/octet-stream"
+) -> Any:
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
 def ingested(user: Any, name: str, data: bytes) -> Document:
     """Create a document for user and run the whole pipeline in this process."""
     workspace = workspace_default_for_user(user=user)
-    created = document_create(workspace=workspace, uploader=user, upload=upload(name, data))
+    created = document_create(
+        workspace=workspace, uploader=user, upload=upload(name, data)
+    )
     document_ingest(document_id=created.document.id)
     return Document.objects.get(id=created.document.id)
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """The tests' embedded Redis, started for the session unless already up."""
+    from django.conf import settings
+
+    from project import embedded
+
+    if not settings.EMBEDDED_BROKER:
+        yield settings.CELERY_BROKER_URL
+        return
+    started = embedded.start_redis(settings.VAR_DIR)
+    yield settings.CELERY_BROKER_URL
+    if started:
+        embedded.stop_redis(settings.VAR_DIR)

@@ -1,0 +1,140 @@
+"""The documents REST API contract."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.core.management import call_command
+from django.test import Client
+
+from documents.api_auth import token_create
+from documents.models import ApiToken, Document
+from documents.services import document_ingest
+from tests.conftest import HANDBOOK
+from tests.factories import UserFactory
+from tests.pdfs import make_pdf
+
+
+def _post_file(api: Client, name: str, data: bytes) -> Any:
+    handle = io.BytesIO(data)
+    handle.name = name
+    return api.post("/api/v1/documents", {"file": handle})
+
+
+def test_it_requires_a_token(db: None) -> None:
+    response = Client().get("/api/v1/documents")
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+def test_it_rejects_a_wrong_or_revoked_token(user: Any) -> None:
+    bad = Client(headers={"Authorization": "Bearer cairn_nope"})
+    assert bad.get("/api/v1/documents").status_code == 401
+    raw = token_create(user=user)
+    ApiToken.objects.update(revoked="2026-01-01T00:00Z")
+    revoked = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert revoked.get("/api/v1/documents").status_code == 401
+
+
+def test_tokens_are_stored_hashed(user: Any) -> None:
+    raw = token_create(user=user)
+    stored = ApiToken.objects.get()
+    assert raw not in (stored.key_hash, stored.prefix)
+    assert len(stored.key_hash) == 64
+
+
+def test_create_api_token_prints_the_token_last(db: None) -> None:
+    out = io.StringIO()
+    call_command("create_api_token", "robot", "--create-user", stdout=out)
+    token = out.getvalue().strip().splitlines()[-1]
+    response = Client(headers={"Authorization": f"Bearer {token}"}).get(
+        "/api/v1/documents"
+    )
+    assert response.status_code == 200
+
+
+def test_upload_list_detail_text_delete(api: Client) -> None:
+    created = _post_file(api, "handbook.md", HANDBOOK.encode())
+    assert created.status_code == 201
+    body = created.json()
+    assert {"id", "title", "status"} <= body.keys()
+    assert body["status"] == "queued"
+    assert body["title"] == "handbook"
+    document_ingest(document_id=body["id"])
+
+    listed = api.get("/api/v1/documents").json()["documents"]
+    assert [d["id"] for d in listed] == [body["id"]]
+
+    detail = api.get(f"/api/v1/documents/{body['id']}").json()
+    for key in ("id", "title", "status", "progress", "error", "file_id", "pages"):
+        assert key in detail
+    assert detail["status"] == "ready"
+    assert detail["chunk_count"] > 0
+    assert detail["mime_type"] == "text/markdown"
+    assert detail["error"] is None
+
+    text = api.get(f"/api/v1/documents/{body['id']}/text")
+    assert text["Content-Type"].startswith("text/plain")
+    assert text.content.decode() == HANDBOOK
+
+    assert api.delete(f"/api/v1/documents/{body['id']}").status_code == 204
+    assert api.get(f"/api/v1/documents/{body['id']}").status_code == 404
+    assert not Document.objects.exists()
+
+
+def test_a_pdf_reports_its_pages(api: Client) -> None:
+    body = _post_file(api, "r.pdf", make_pdf([["one"], ["two"]])).json()
+    document_ingest(document_id=body["id"])
+    assert api.get(f"/api/v1/documents/{body['id']}").json()["pages"] == 2
+
+
+def test_a_duplicate_answers_200_with_the_existing_document(api: Client) -> None:
+    first = _post_file(api, "a.md", HANDBOOK.encode()).json()
+    again = _post_file(api, "b.md", HANDBOOK.encode())
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+    assert again.json()["duplicate"] is True
+
+
+def test_upload_errors(api: Client, settings: Any) -> None:
+    missing = api.post("/api/v1/documents", {})
+    assert missing.status_code == 400
+    assert missing.json()["error"]["type"] == "invalid_request"
+    binary = _post_file(api, "x.txt", b"\x7fELF\x02\x01\x01binary")
+    assert binary.status_code == 415
+    assert binary.json()["error"]["type"] == "unsupported_media_type"
+    settings.MAX_UPLOAD_MB = 1
+    big = _post_file(api, "big.txt", b"word " * 300_000)
+    assert big.status_code == 413
+    assert big.json()["error"]["type"] == "request_too_large"
+    assert not Document.objects.exists()
+
+
+def test_unknown_and_malformed_ids_are_404(api: Client) -> None:
+    for path in (
+        "/api/v1/documents/not-a-uuid",
+        "/api/v1/documents/00000000-0000-0000-0000-000000000000",
+        "/api/v1/documents/00000000-0000-0000-0000-000000000000/text",
+    ):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["type"] == "not_found"
+
+
+def test_another_users_document_is_404(api: Client) -> None:
+    other = UserFactory()
+    theirs = Client(headers={"Authorization": f"Bearer {token_create(user=other)}"})
+    body = _post_file(
+        theirs, "secret.md", b"# Secret\n\nThe launch code is 1234."
+    ).json()
+    assert api.get(f"/api/v1/documents/{body['id']}").status_code == 404
+    assert api.get(f"/api/v1/documents/{body['id']}/text").status_code == 404
+    assert api.delete(f"/api/v1/documents/{body['id']}").status_code == 404
+    assert Document.objects.filter(id=body["id"]).exists()
+    assert api.get("/api/v1/documents").json()["documents"] == []
+
+
+def test_wrong_methods_are_405(api: Client) -> None:
+    assert api.put("/api/v1/documents").status_code == 405
+    assert api.get("/api/v1/ask").status_code == 405
