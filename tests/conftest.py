@@ -17,7 +17,7 @@ from documents.services import (
     document_ingest,
     workspace_default_for_user,
 )
-from tests.factories import UserFactory
+from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
 
@@ -52,7 +52,7 @@ def online(
 
 @pytest.fixture
 def user(db: None) -> Any:
-    return UserFactory()
+    return make_user()
 
 
 @pytest.fixture

@@ -1,23 +1,19 @@
-"""factory_boy factories."""
+"""Test data builders."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-import factory
 from django.contrib.auth import get_user_model
 
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
 
-class UserFactory(factory.django.DjangoModelFactory):  # type: ignore[misc]
-    class Meta:
-        model = get_user_model()
-        skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
-
-    @factory.post_generation  # type: ignore[misc]
-    def password(self: Any, create: bool, extracted: str | None, **kwargs: Any) -> None:
-        self.set_password(extracted or "correct horse battery")
-        if create:
-            self.save()
+def make_user(**fields: Any) -> Any:
+    """Create a user with a unique name and the shared test password."""
+    number = next(_numbers)
+    fields.setdefault("username", f"user{number}")
+    fields.setdefault("email", f"{fields['username']}@example.com")
+    return get_user_model().objects.create_user(password=PASSWORD, **fields)

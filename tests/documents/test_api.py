@@ -12,7 +12,7 @@ from documents.api_auth import token_create
 from documents.models import ApiToken, Document
 from documents.services import document_ingest
 from tests.conftest import HANDBOOK
-from tests.factories import UserFactory
+from tests.factories import make_user
 from tests.pdfs import make_pdf
 
 
@@ -123,7 +123,7 @@ def test_unknown_and_malformed_ids_are_404(api: Client) -> None:
 
 
 def test_another_users_document_is_404(api: Client) -> None:
-    other = UserFactory()
+    other = make_user()
     theirs = Client(headers={"Authorization": f"Bearer {token_create(user=other)}"})
     body = _post_file(
         theirs, "secret.md", b"# Secret\n\nThe launch code is 1234."

@@ -25,7 +25,7 @@ def test_every_chunk_is_an_exact_slice_within_bounds(
         assert piece == piece.strip()
         assert len(piece) <= limit
     # Every non-space character lands in some chunk.
-    covered = set()
+    covered: set[int] = set()
     for chunk in chunks:
         covered.update(range(chunk.start, chunk.end))
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())

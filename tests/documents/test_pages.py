@@ -103,7 +103,7 @@ def test_the_original_downloads_as_an_attachment(web: Client, user: Any) -> None
     document = ingested(user, "handbook.md", HANDBOOK.encode())
     response = web.get(f"/documents/{document.id}/original")
     assert response["Content-Disposition"].startswith("attachment")
-    assert b"".join(response.streaming_content) == HANDBOOK.encode()
+    assert response.getvalue() == HANDBOOK.encode()
 
 
 def test_offline_mode_is_shown(web: Client) -> None:

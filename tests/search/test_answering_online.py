@@ -140,7 +140,7 @@ def test_page_ranges_are_end_exclusive_and_clipped(user: Any) -> None:
     one_page = map_citation(
         {
             "type": "page_location",
-            "cited_text": "The warranty on every widget lasts five years from delivery.",
+            "cited_text": PAGES[2][0],
             "document_index": 0,
             "start_page_number": 3,
             "end_page_number": 4,

@@ -9,13 +9,13 @@ from django.test import Client
 from documents.api_auth import token_create
 from search.retrieval import chunk_search
 from tests.conftest import HANDBOOK, ingested
-from tests.factories import UserFactory
+from tests.factories import make_user
 
 SECRET = "# Project Nightjar\n\nThe Nightjar launch code is 7741 and ships in May.\n"
 
 
 def test_user_b_never_retrieves_user_a_chunks(db: None) -> None:
-    alice, bob = UserFactory(), UserFactory()
+    alice, bob = make_user(), make_user()
     secret = ingested(alice, "nightjar.md", SECRET.encode())
     ingested(bob, "handbook.md", HANDBOOK.encode())
     bob_client = Client(headers={"Authorization": f"Bearer {token_create(user=bob)}"})
@@ -43,7 +43,7 @@ def test_user_b_never_retrieves_user_a_chunks(db: None) -> None:
 
 
 def test_pages_and_answers_of_another_workspace_are_404(db: None) -> None:
-    alice, bob = UserFactory(), UserFactory()
+    alice, bob = make_user(), make_user()
     secret = ingested(alice, "nightjar.md", SECRET.encode())
     alice_api = Client(headers={"Authorization": f"Bearer {token_create(user=alice)}"})
     answer = alice_api.post(
