@@ -105,11 +105,11 @@ class VoyageEmbedder:
     def __init__(
         self, *, api_key: str, base_url: str | None, model: str, dimensions: int
     ):
-        import voyageai
+        from voyageai.client import Client
 
         self.name = model
         self.dimensions = dimensions
-        self._client = voyageai.Client(  # type: ignore[attr-defined]
+        self._client = Client(
             api_key=api_key,
             base_url=base_url,
             max_retries=settings.API_MAX_RETRIES,

@@ -171,13 +171,16 @@ def map_citation(
     document = documents[index]
     cited = str(citation.get("cited_text") or "")
     kind = citation.get("type")
-    data = CitationData(kind=str(kind), document=document, cited_text=cited)
+    data = CitationData(kind=str(kind), document=document, cited_text=cited.strip())
     if kind == "char_location":
         start = int(citation["start_char_index"])
         end = int(citation["end_char_index"])
         start, end = _locate(
             document.text, cited, max(0, start), min(end, len(document.text))
         )
+        # Claude's sentences carry their trailing space; the highlight should not.
+        while end > start and document.text[end - 1].isspace():
+            end -= 1
         data.start_char, data.end_char = start, end
         if document.page_starts:
             data.start_page = document.page_of(start)
