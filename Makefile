@@ -29,9 +29,14 @@ lint: $(VENV)/.dev
 		$(BIN)/mypy .
 
 test: lint
+	@scripts/install-chromium || echo "warning: the browser tests need /usr/bin/chromium"
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.dev
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	@touch $@
+
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench
 
 clean:

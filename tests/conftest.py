@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 
 from documents import embeddings, files_api
@@ -22,6 +28,8 @@ from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
 
 pytest_plugins = ["tests.fakes.fixtures"]
+
+BASE_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -115,3 +123,106 @@ def broker() -> Iterator[str]:
     yield settings.CELERY_BROKER_URL
     if started:
         embedded.stop_redis(settings.VAR_DIR)
+
+
+def _database_url() -> str:
+    """The URL of the test database this session created."""
+    db = connection.settings_dict
+    options = db.get("OPTIONS") or {}
+    host = db.get("HOST") or options.get("host") or "localhost"
+    port = db.get("PORT") or options.get("port") or 5432
+    auth = f"{db['USER']}:{db.get('PASSWORD') or ''}"
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{db['NAME']}?host={host}&port={port}"
+    return f"postgresql://{auth}@{host}:{port}/{db['NAME']}"
+
+
+def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
+    """Wait until a stopped worker's database sessions are gone.
+
+    The server ends a backend a moment after its client exits; dropping the test
+    database before then fails with "being accessed by other users".
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend' AND state <> 'active'"
+            )
+            row = cursor.fetchone()
+            if row is None or row[0] == 0:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def worker(transactional_db: None, broker: str, settings: Any) -> Iterator[Any]:
+    """A `celery worker` subprocess on the test database and broker."""
+    env = os.environ | {
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CAIRN_SKIP_DOTENV": "1",
+        "ANTHROPIC_API_KEY": "",
+        "VOYAGE_API_KEY": "",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
+         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        cwd=BASE_DIR,
+        env=env,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        _wait_for_sessions_to_close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def page(live_server: Any) -> Iterator[Any]:
+    """A headless Chromium page (Debian's binary, driven by Playwright)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            "browser tests need Debian's chromium: run scripts/install-chromium"
+        )
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; the ORM calls the test makes
+    # around it are still synchronous and single-threaded.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(base_url=live_server.url)
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -3,65 +3,15 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 
 from documents.models import Document
 from tests.conftest import HANDBOOK
 from tests.pdfs import make_pdf
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    """The URL of the test database this session created."""
-    db = connection.settings_dict
-    options = db.get("OPTIONS") or {}
-    host = db.get("HOST") or options.get("host") or "localhost"
-    port = db.get("PORT") or options.get("port") or 5432
-    auth = f"{db['USER']}:{db.get('PASSWORD') or ''}"
-    if host.startswith("/"):
-        return f"postgresql://{auth}@/{db['NAME']}?host={host}&port={port}"
-    return f"postgresql://{auth}@{host}:{port}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(transactional_db: None, broker: str, settings: Any) -> Iterator[Any]:
-    """A `celery worker` subprocess on the test database and broker."""
-    env = os.environ | {
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "CAIRN_SKIP_DOTENV": "1",
-        "ANTHROPIC_API_KEY": "",
-        "VOYAGE_API_KEY": "",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=BASE_DIR,
-        env=env,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_for(ids: list[str], timeout: float = 90.0) -> list[Document]:

@@ -1,0 +1,31 @@
+"""Run the benchmarks named on the command line, or all of them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+# Each module exposes main(argv) -> int and prints its own report.
+SUITES = ("ingestion", "retrieval")
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("CAIRN_VAR_DIR", os.path.abspath("var/bench"))
+    names = [a for a in sys.argv[1:] if not a.startswith("-")] or list(SUITES)
+    status = 0
+    for name in names:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bench.{name}":
+                raise
+            print(f"bench: no suite {name!r} yet")
+            continue
+        status |= int(module.main(sys.argv[1:]))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
