@@ -251,7 +251,10 @@ def vetted_address(target: Target) -> str:
             ) from None
     if not addresses:
         raise WebError(URL_NOT_ACCESSIBLE, f"{target.host} has no address.")
-    if not settings.WEB_ALLOW_PRIVATE_ADDRESSES:
+    exempt = settings.WEB_ALLOW_PRIVATE_ADDRESSES or target.host in set(
+        settings.WEB_PRIVATE_HOSTS
+    )
+    if not exempt:
         # Every address must be public: a name with one private address among
         # public ones is a rebinding trick waiting for the right lookup.
         for address in addresses:
