@@ -118,12 +118,18 @@ def web_citations(
         position = int(citation["document_index"]) - first_index
         if position >= len(succeeded):
             continue
+        raw = str(citation.get("cited_text") or "")
+        start, end = citation.get("start_char_index"), citation.get("end_char_index")
+        if isinstance(start, int) and isinstance(end, int):
+            # Keep the range on the quoted words, not their surrounding spaces.
+            start += len(raw) - len(raw.lstrip())
+            end -= len(raw) - len(raw.rstrip())
         found.append(
             {
                 "fetch": succeeded[position],
-                "cited_text": str(citation.get("cited_text") or "").strip(),
-                "start_char": citation.get("start_char_index"),
-                "end_char": citation.get("end_char_index"),
+                "cited_text": raw.strip(),
+                "start_char": start,
+                "end_char": end,
             }
         )
     return found

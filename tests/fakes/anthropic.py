@@ -17,6 +17,12 @@ the files beta on every Files endpoint and for ``file`` document sources, filena
 rules, per-file and storage limits, request shape (roles, blocks, sources, cache
 breakpoints, citations all-or-none, PDF page limit, context window) and model names.
 
+The web fetch tool (``web_fetch_20250910``, beta ``web-fetch-2025-09-10``) is
+validated strictly and "fetches" only pages registered on the fake
+(``fake.web_pages[url] = (title, text)``, ``fake.web_errors[url] = code``); see
+tests/fakes/web_fetch.py. Fetched pages are cited like documents, numbered after
+the request's own documents.
+
 Answers are deterministic: the sentences of the documents that share the most words
 with the last user turn are cited, with offsets that index the real document text.
 Error bodies are ``{"type": "error", "error": {"type", "message"}, "request_id"}``

@@ -24,6 +24,9 @@ BETA = "web-fetch-2025-09-10"
 TOOL_TYPE = "web_fetch_20250910"
 TOOL_NAME = "web_fetch"
 MAX_URL_CHARS = 250
+# The SDK's (and so the API's) names; the older docs page says
+# "web_fetch_tool_error" and "invalid_input".
+ERROR_TYPE = "web_fetch_tool_result_error"
 _TOOL_KEYS = frozenset(
     {
         "type",
@@ -37,6 +40,7 @@ _TOOL_KEYS = frozenset(
         "allowed_callers",
         "defer_loading",
         "strict",
+        "url_sources",
     }
 )
 _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
@@ -98,7 +102,8 @@ def _check_web_fetch(
         or not isinstance(citations.get("enabled", False), bool)
     ):
         raise invalid(f"{where}.citations: Input should be {{'enabled': bool}}")
-    if "allowed_domains" in tool and "blocked_domains" in tool:
+    both = ("allowed_domains", "blocked_domains")
+    if all(tool.get(key) is not None for key in both):
         raise invalid(
             f"{where}: Cannot specify both allowed_domains and blocked_domains"
         )
@@ -148,16 +153,16 @@ def _error_code(url: str, tool: dict[str, Any]) -> str | None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        return "invalid_input"
+        return "invalid_tool_input"
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        return "invalid_input"
+        return "invalid_tool_input"
     # Homographs: a non-ASCII host is compared in its punycode form, so
     # "exаmple.com" with a Cyrillic "а" never matches "example.com".
     try:
         host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        return "invalid_input"
+        return "invalid_tool_input"
     path = posixpath.normpath("/" + unquote(parts.path).lstrip("/"))
     allowed = tool.get("allowed_domains") or []
     blocked = tool.get("blocked_domains") or []
@@ -199,7 +204,7 @@ def run(
             code = "url_not_accessible"
         if code is not None:
             content: dict[str, Any] = {
-                "type": "web_fetch_tool_error",
+                "type": ERROR_TYPE,
                 "error_code": code,
             }
         else:
