@@ -285,7 +285,10 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """An HTTPS connection to a vetted address; SNI and certificate use the host."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        self.context = ssl.create_default_context()
+        # Certificates are verified against the URL's host name, not the address.
+        self.context = ssl.create_default_context(
+            cafile=settings.WEB_FETCH_CA_FILE or None
+        )
         super().__init__(host, port, timeout=timeout, context=self.context)
         self.address = address
 
@@ -383,7 +386,8 @@ def _read(
     blocks: list[bytes] = []
     size = 0
     try:
-        while block := response.read(_READ_BLOCK):
+        # read1 returns what has arrived, so a slow drip meets the deadline check.
+        while block := response.read1(_READ_BLOCK):
             size += len(block)
             if size > limit:
                 raise too_large

@@ -299,3 +299,53 @@ def test_an_http_error_is_not_accessible(
     assert _code(lambda: fetch(local_web.base_url + "/missing")) == (
         "url_not_accessible"
     )
+
+
+def test_a_slow_server_meets_the_time_limit(
+    local_web: LocalWeb, loopback_allowed: Any, settings: Any
+) -> None:
+    settings.WEB_FETCH_TIMEOUT_S = 1
+    url = local_web.page("/slow", b"x" * 40, "text/plain")
+    # Each byte comes well within the socket timeout; the whole takes 2 s.
+    local_web.routes["/slow"].drip = 0.05
+    with pytest.raises(WebError) as caught:
+        fetch(url)
+    assert caught.value.code == "url_not_accessible"
+    assert "longer than 1 s" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("cert_for", "ok"), [("start.test", True), ("other.test", False)]
+)
+def test_https_connects_to_the_vetted_address_and_verifies_the_host_name(
+    tmp_path: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    cert_for: str,
+    ok: bool,
+) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(cert_for).configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    settings.WEB_FETCH_CA_FILE = str(ca_file)
+    settings.WEB_PRIVATE_HOSTS = ["start.test"]
+    monkeypatch.setattr(web_sources, "resolve", lambda host, port: ["127.0.0.1"])
+    web = LocalWeb(tls=server_context)
+    web.thread.start()
+    try:
+        web.page("/tls", "<title>Secure</title><p>Over TLS.</p>")
+        url = f"https://start.test:{web.port}/tls"
+        if ok:
+            assert fetch(url).title == "Secure"
+            assert web.hosts == [f"start.test:{web.port}"]
+        else:
+            assert _code(lambda: fetch(url)) == "url_not_accessible"
+    finally:
+        web.server.shutdown()
+        web.server.server_close()
