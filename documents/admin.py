@@ -50,7 +50,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "created",
     ]
     list_filter = ["status", "mime_type", "workspace"]
-    search_fields = ["title", "original_name", "sha256", "file_id"]
+    search_fields = ["title", "original_name", "sha256", "file_id", "source_url"]
     readonly_fields = [
         "id",
         "sha256",
