@@ -117,6 +117,16 @@ def document_refresh(*, document: Document) -> None:
 
 def document_refetch(*, document_id: Any) -> bool:
     """Re-fetch a URL document; re-ingest only if its content changed."""
+    # The ingestion lock (re-entrant within this session) keeps two refreshes,
+    # or a refresh and an ingestion, from swapping the snapshot under each other.
+    with services._document_lock(document_id) as locked:
+        if not locked:
+            log.info("document %s is locked by another worker", document_id)
+            return False
+        return _refetch(document_id)
+
+
+def _refetch(document_id: Any) -> bool:
     found = Document.objects.select_related("workspace").filter(id=document_id).first()
     if found is None or not found.source_url:
         return False

@@ -9,6 +9,12 @@ from django.utils.dateparse import parse_datetime
 from search.models import Answer
 
 
+def safe_url(value: Any) -> str:
+    """The URL if it is http(s), else '' (never a javascript: link on the page)."""
+    url = str(value or "")
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
 def fetch_rows(answer: Answer) -> list[dict[str, Any]]:
     """Each fetch with a parsed time, for the 'Fetched pages' list."""
     rows = []
@@ -17,6 +23,7 @@ def fetch_rows(answer: Answer) -> list[dict[str, Any]]:
         rows.append(
             fetch
             | {
+                "url": safe_url(fetch.get("url")),
                 "number": number,
                 "retrieved": parse_datetime(retrieved) if retrieved else None,
                 "ok": not fetch.get("error_code"),
@@ -44,7 +51,7 @@ def number_web_citations(
             fetch = fetches[index]
             item = citation | {
                 "ordinal": first + len(numbered),
-                "url": fetch["url"],
+                "url": safe_url(fetch.get("url")),
                 "title": fetch.get("title") or fetch["url"],
             }
             segment["web"].append(item)

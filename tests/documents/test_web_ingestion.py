@@ -273,3 +273,39 @@ def test_a_real_worker_fetches_and_ingests_a_url(
         time.sleep(0.2)
     assert document.status == "ready", (document.status, document.error)
     assert "Economy class" in document.text
+
+
+def test_the_refresh_button_queues_a_refetch_on_commit(
+    web: Client,
+    user: Any,
+    workspace: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from documents import tasks
+
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.refresh_task, "delay", sent.append)
+    created = web_documents.document_create_from_url(
+        workspace=workspace, uploader=user, url="https://example.com/a"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web.post(f"/documents/{created.document.id}/refresh")
+    assert response.status_code == 302
+    assert sent == [str(created.document.id)]
+
+
+def test_the_admin_form_refuses_both_lists_and_homographs(user: Any) -> None:
+    from documents.admin import WorkspaceAdminForm
+
+    base = {"name": "W", "web_fetch_max_uses": 5, "web_fetch_max_content_tokens": 5000}
+    both = WorkspaceAdminForm(
+        base | {"allowed_domains": "a.com", "blocked_domains": "b.com"}
+    )
+    assert not both.is_valid()
+    homograph = WorkspaceAdminForm(base | {"blocked_domains": "аpple.com"})
+    assert not homograph.is_valid()
+    assert "xn--" in str(homograph.errors["blocked_domains"])
+    good = WorkspaceAdminForm(base | {"blocked_domains": "Apple.com, b.com/x"})
+    assert good.is_valid(), good.errors
+    assert good.cleaned_data["blocked_domains"] == ["apple.com", "b.com/x"]

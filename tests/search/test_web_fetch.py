@@ -201,3 +201,24 @@ def test_saving_a_fetched_page_adds_it_as_a_url_document(
     assert document.status == "ready", document.error
     assert "30 euros per month" in document.text
     assert document.title == "Pricing"
+
+
+def test_only_http_links_are_rendered_for_fetches(
+    online: Any, api: Client, web: Client, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    _enable(user)
+    body = _ask(api, "What is on https://example.com/gone ?")
+    answer = Answer.objects.get(code=body["id"])
+    answer.web_fetches = [
+        {
+            "url": "javascript:alert(1)",
+            "title": "Bad",
+            "retrieved_at": None,
+            "error_code": None,
+        }
+    ]
+    answer.save()
+    page = web.get(f"/ask/answers/{body['id']}/").content.decode()
+    assert "Bad" in page
+    assert 'href="javascript:' not in page
+    assert "Save to knowledge base" not in page
