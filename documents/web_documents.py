@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -82,8 +84,10 @@ def _store_snapshot(document: Document, fetched: web_sources.Fetched) -> None:
     document.size = len(data)
     document.fetched_at = fetched.retrieved_at
     document.title = fetched.title[:255]
+    document.original_name = snapshot_name(fetched.url, suffix)
     document.save(
         update_fields=[
+            "original_name",
             "original",
             "mime_type",
             "sha256",
@@ -93,6 +97,15 @@ def _store_snapshot(document: Document, fetched: web_sources.Fetched) -> None:
             "updated",
         ]
     )
+
+
+def snapshot_name(url: str, suffix: str) -> str:
+    """A file name for a snapshot: the URL's last path segment, or its host."""
+    parts = urlsplit(url)
+    name = PurePosixPath(unquote(parts.path)).name or parts.hostname or "page"
+    if not name.lower().endswith(suffix):
+        name += suffix
+    return services._display_name(name)
 
 
 def fetch_snapshot(document: Document) -> None:

@@ -49,6 +49,7 @@ def test_an_html_page_is_fetched_and_ingested_with_its_main_content(
     assert document.fetched_at is not None
     assert document.title == "Travel policy · Example Corp"
     assert document.mime_type == "text/html"
+    assert document.original_name == "travel.html"
     assert "Economy class is standard for flights under six hours." in document.text
     assert "- Book through the travel desk." in document.text
     for boilerplate in ("tracking pixel", "Jobs", "Cookie settings", "color:red"):
@@ -68,6 +69,7 @@ def test_a_pdf_is_fetched_and_ingested_with_its_pages(
     assert document.pages == 2
     assert "Revenue grew 12 percent" in document.text
     assert document.title.endswith("q3.pdf")
+    assert document.original_name == "q3.pdf"
     assert document.sha256 and document.size == len(pdf)
 
 
