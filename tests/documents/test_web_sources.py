@@ -349,3 +349,19 @@ def test_https_connects_to_the_vetted_address_and_verifies_the_host_name(
     finally:
         web.server.shutdown()
         web.server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://localhost/",
+    ],
+)
+def test_odd_spellings_of_loopback_are_refused_after_resolution(url: str) -> None:
+    # These are not IP literals to Python, so they go through the resolver,
+    # whose answer is what gets checked.
+    assert _code(lambda: fetch(url)) == "url_not_allowed"
