@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from documents import services
+from documents.forms import WorkspaceWebForm
 from documents.models import ApiToken, Document, Membership, Workspace
 
 
@@ -18,9 +19,17 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     autocomplete_fields = ["user"]
 
 
+class WorkspaceAdminForm(WorkspaceWebForm):
+    """The web settings form with the workspace's name, same validation."""
+
+    class Meta(WorkspaceWebForm.Meta):
+        fields = ["name", *WorkspaceWebForm.Meta.fields]
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "created"]
+    form = WorkspaceAdminForm
+    list_display = ["name", "web_fetch_enabled", "created"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
@@ -41,7 +50,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "created",
     ]
     list_filter = ["status", "mime_type", "workspace"]
-    search_fields = ["title", "original_name", "sha256", "file_id"]
+    search_fields = ["title", "original_name", "sha256", "file_id", "source_url"]
     readonly_fields = [
         "id",
         "sha256",

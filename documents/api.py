@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from documents import selectors, services
+from documents import selectors, services, web_api
 from documents.api_auth import ApiError, api_view
 from documents.models import Document
 
@@ -30,6 +30,8 @@ def document_json(document: Document) -> dict[str, Any]:
         "size": document.size,
         "sha256": document.sha256,
         "created": document.created.isoformat(),
+        "source_url": document.source_url or None,
+        "fetched_at": document.fetched_at.isoformat() if document.fetched_at else None,
     }
 
 
@@ -46,11 +48,13 @@ def _check_length(request: HttpRequest) -> None:
 
 @api_view(("GET", "POST"))
 def documents(request: HttpRequest) -> HttpResponse:
-    """GET lists the workspace's documents; POST uploads one (multipart 'file')."""
+    """GET lists the documents; POST uploads one ('file') or adds JSON {"url"}."""
     workspace = services.workspace_default_for_user(user=request.user)
     if request.method == "GET":
         rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
         return JsonResponse({"documents": [document_json(d) for d in rows]})
+    if request.content_type == "application/json":
+        return web_api.document_from_url(request, workspace)
     _check_length(request)
     upload = request.FILES.get("file")
     if upload is None:

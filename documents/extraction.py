@@ -12,6 +12,7 @@ import charset_normalizer
 PDF = "application/pdf"
 TEXT = "text/plain"
 MARKDOWN = "text/markdown"
+HTML = "text/html"
 
 TEXT_EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOWN}
 SUPPORTED_DESCRIPTION = "PDF, plain text (.txt) or Markdown (.md)"
@@ -84,6 +85,10 @@ def extract(
         return _extract_pdf(data, on_page=on_page)
     if mime_type in (TEXT, MARKDOWN):
         return Extracted(text=decode_text(data), mime_type=mime_type)
+    if mime_type == HTML:
+        from documents.html_text import html_to_text
+
+        return Extracted(text=decode_text(html_to_text(data).encode()), mime_type=HTML)
     raise ExtractionError(f"Unsupported file type {mime_type}.")
 
 

@@ -17,6 +17,13 @@ class Workspace(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     created = models.DateTimeField(auto_now_add=True)
+    # Claude's web fetch tool while answering, and the domain lists that also
+    # govern adding URLs to the knowledge base (at most one list is non-empty).
+    web_fetch_enabled = models.BooleanField(default=False)
+    web_fetch_max_uses = models.PositiveSmallIntegerField(default=5)
+    web_fetch_max_content_tokens = models.PositiveIntegerField(default=50_000)
+    allowed_domains = models.JSONField(default=list, blank=True)
+    blocked_domains = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -94,6 +101,9 @@ class Document(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     ingested = models.DateTimeField(null=True, blank=True)
+    # Set for documents added by URL: where the snapshot in `original` came from.
+    source_url = models.URLField(max_length=250, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]

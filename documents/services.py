@@ -296,6 +296,11 @@ def _transient(exc: Exception) -> bool:
 
 def _ingest(document: Document) -> None:
     progress = _Progress(document.id)
+    if document.source_url and not document.original:
+        from documents import web_documents
+
+        # A URL document's first run fetches its snapshot, then ingests it.
+        web_documents.fetch_snapshot(document)
     progress("extracting", force=True)
     with document.original.open("rb") as handle:
         data = handle.read()

@@ -45,3 +45,11 @@ def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
 def requeue_stale_task() -> int:
     """Periodic sweep: re-queue documents that were never sent or got stuck."""
     return services.requeue_stale()
+
+
+@shared_task(acks_late=True)
+def refresh_task(document_id: str) -> bool:
+    """Re-fetch a URL document; re-ingest only if the page changed."""
+    from documents import web_documents
+
+    return web_documents.document_refetch(document_id=document_id)

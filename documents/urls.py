@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from documents import views
+from documents import views, web_views
 
 app_name = "documents"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("", views.document_list, name="list"),
     path("status.json", views.document_status, name="status"),
     path("upload", views.document_upload, name="upload"),
+    path("add-urls", web_views.document_add_urls, name="add_urls"),
+    path("settings", web_views.workspace_settings, name="settings"),
+    path("<uuid:document_id>/refresh", web_views.document_refresh, name="refresh"),
     path("<uuid:document_id>/", views.document_detail, name="detail"),
     path("<uuid:document_id>/original", views.document_original, name="original"),
     path("<uuid:document_id>/retry", views.document_retry, name="retry"),

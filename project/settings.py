@@ -225,6 +225,17 @@ CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
 SEARCH_TOP_K = env_int("SEARCH_TOP_K", 8)
 ANSWER_MAX_DOCUMENTS = env_int("ANSWER_MAX_DOCUMENTS", 5)
 
+# Fetching URLs into the knowledge base (documents/web_sources.py).
+WEB_FETCH_MAX_MB = env_int("WEB_FETCH_MAX_MB", 20)
+WEB_FETCH_TIMEOUT_S = env_int("WEB_FETCH_TIMEOUT_S", 20)
+WEB_FETCH_MAX_REDIRECTS = env_int("WEB_FETCH_MAX_REDIRECTS", 5)
+# Off in production: only tests turn it on, to fetch from a loopback test server.
+WEB_ALLOW_PRIVATE_ADDRESSES = env_bool("WEB_ALLOW_PRIVATE_ADDRESSES", False)
+# Extra CA bundle for HTTPS fetches (a corporate CA); the system's store otherwise.
+WEB_FETCH_CA_FILE = env_str("WEB_FETCH_CA_FILE")
+# Host names exempt from the address check (tests only; never read from the env).
+WEB_PRIVATE_HOSTS: list[str] = []
+
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

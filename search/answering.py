@@ -17,7 +17,7 @@ from django.db import transaction
 from documents import files_api
 from documents.lexical import terms
 from documents.models import Chunk, Document, Workspace
-from search import claude
+from search import claude, web_fetch
 from search.models import Answer, Citation, Question
 from search.retrieval import Hit, chunk_search, default_top_k
 
@@ -53,6 +53,8 @@ class Segment:
 
     text: str
     citations: list[CitationData] = field(default_factory=list)
+    # Citations into pages Claude fetched (search/web_fetch.py).
+    web: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -63,16 +65,18 @@ class Result:
     model: str
     segments: list[Segment]
     usage: dict[str, int] = field(default_factory=dict)
+    web_fetches: list[dict[str, Any]] = field(default_factory=list)
 
 
 def answer_question(*, workspace: Workspace, user: Any, text: str) -> Answer:
     """Retrieve, answer (Claude or offline), and store the cited answer."""
     started = time.monotonic()
     hits = chunk_search(workspace_id=workspace.id, query=text, top_k=default_top_k())
-    if not hits:
+    web_tool = web_fetch.tool_for(workspace, text) if files_api.online() else None
+    if not hits and web_tool is None:
         result = Result(mode=_mode(), model="", segments=[Segment(NOT_FOUND)])
     elif files_api.online():
-        result = claude_answer(text, hits)
+        result = claude_answer(text, hits, web_tool=web_tool)
     else:
         result = offline_answer(text, hits)
     latency_ms = int((time.monotonic() - started) * 1000)
@@ -129,19 +133,27 @@ def build_request(question: str, documents: list[Document]) -> dict[str, Any]:
     }
 
 
-def claude_answer(question: str, hits: list[Hit]) -> Result:
+def claude_answer(
+    question: str, hits: list[Hit], *, web_tool: dict[str, Any] | None = None
+) -> Result:
     """Ask Claude with the hits' documents and map its citations back."""
     documents = _documents_for(hits)
     request = build_request(question, documents)
-    message = claude.create_message(request, betas=[files_api.FILES_BETA])
+    betas = [files_api.FILES_BETA]
+    if web_tool is not None:
+        betas.append(web_fetch.add_to_request(request, web_tool))
+    message = claude.create_message(request, betas=betas)
+    fetches = web_fetch.parse_fetches(message.get("content", []))
     segments = [
         Segment(
             text=block.get("text", ""),
             citations=[
                 mapped
                 for citation in block.get("citations") or []
-                if (mapped := map_citation(citation, documents)) is not None
+                if not web_fetch.is_fetched(citation, len(documents))
+                and (mapped := map_citation(citation, documents)) is not None
             ],
+            web=web_fetch.web_citations(block, len(documents), fetches),
         )
         for block in message.get("content", [])
         if block.get("type") == "text"
@@ -151,6 +163,7 @@ def claude_answer(question: str, hits: list[Hit]) -> Result:
         mode=Answer.Mode.CLAUDE,
         model=str(message.get("model") or request["model"]),
         segments=segments or [Segment(NOT_FOUND)],
+        web_fetches=fetches,
         usage={
             "input_tokens": int(usage.get("input_tokens") or 0),
             "output_tokens": int(usage.get("output_tokens") or 0),
@@ -393,7 +406,10 @@ def _store(
                         end_page=data.end_page,
                     )
                 )
-            stored_segments.append({"text": segment.text, "citations": ordinals})
+            stored: dict[str, Any] = {"text": segment.text, "citations": ordinals}
+            if segment.web:
+                stored["web"] = segment.web
+            stored_segments.append(stored)
         answer = Answer.objects.create(
             question=question,
             mode=result.mode,
@@ -402,6 +418,7 @@ def _store(
             segments=stored_segments,
             retrieved_chunk_ids=[hit.chunk_id for hit in hits],
             latency_ms=latency_ms,
+            web_fetches=result.web_fetches,
             **result.usage,
         )
         for citation in citations:

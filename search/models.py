@@ -50,6 +50,9 @@ class Answer(models.Model):
     cache_read_tokens = models.PositiveIntegerField(default=0)
     cache_write_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
+    # Claude's web fetches while answering: [{"url", "title", "retrieved_at",
+    # "error_code"}, ...] in the order they ran (search/web_fetch.py).
+    web_fetches = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

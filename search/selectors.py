@@ -48,4 +48,5 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         ],
         "usage": answer.usage,
         "latency_ms": answer.latency_ms,
+        "web_fetches": answer.web_fetches,
     }

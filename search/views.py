@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from documents.services import workspace_default_for_user
-from search import answering, selectors
+from search import answering, selectors, web_fetch_display
 from search.api import MAX_QUESTION_CHARS
 from search.models import Answer
 
@@ -53,8 +53,17 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
         }
         for segment in answer.segments
     ]
+    web_cited = web_fetch_display.number_web_citations(
+        answer, segments, first=len(citations) + 1
+    )
     return render(
         request,
         "search/answer.html",
-        {"answer": answer, "segments": segments, "citations": citations.values()},
+        {
+            "answer": answer,
+            "segments": segments,
+            "citations": citations.values(),
+            "web_cited": web_cited,
+            "fetches": web_fetch_display.fetch_rows(answer),
+        },
     )

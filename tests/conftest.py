@@ -27,7 +27,7 @@ from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.webserver"]
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 

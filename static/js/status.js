@@ -24,6 +24,7 @@
         data.documents.forEach(function (doc) {
           var row = table.querySelector('tr[data-id="' + doc.id + '"]');
           if (!row) { pending = true; return; }
+          set(row, "title", doc.title);
           set(row, "status", doc.status);
           set(row, "progress", doc.progress);
           set(row, "stage", doc.status === "ready" ? "" : doc.stage);

@@ -17,6 +17,12 @@ the files beta on every Files endpoint and for ``file`` document sources, filena
 rules, per-file and storage limits, request shape (roles, blocks, sources, cache
 breakpoints, citations all-or-none, PDF page limit, context window) and model names.
 
+The web fetch tool (``web_fetch_20250910``, beta ``web-fetch-2025-09-10``) is
+validated strictly and "fetches" only pages registered on the fake
+(``fake.web_pages[url] = (title, text)``, ``fake.web_errors[url] = code``); see
+tests/fakes/web_fetch.py. Fetched pages are cited like documents, numbered after
+the request's own documents.
+
 Answers are deterministic: the sentences of the documents that share the most words
 with the last user turn are cited, with offsets that index the real document text.
 Error bodies are ``{"type": "error", "error": {"type", "message"}, "request_id"}``
@@ -40,7 +46,7 @@ from email.message import Message
 from email.parser import HeaderParser
 from typing import Any, Literal
 
-from tests.fakes import _text
+from tests.fakes import _text, web_fetch
 from tests.fakes._server import (
     FakeHTTPServer,
     Incoming,
@@ -223,6 +229,8 @@ class Prompt:
     parts: list[tuple[str, int]] = field(default_factory=list)
     # Indexes into parts that carry cache_control, with their TTL.
     breakpoints: list[tuple[int, str]] = field(default_factory=list)
+    # The web fetch tool's definition, when the request offers it.
+    web_fetch: dict[str, Any] | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -303,6 +311,9 @@ class FakeAnthropic(FakeHTTPServer):
         self.cache_ttl_s = 300.0
         # None accepts any non-empty key; a set accepts only those keys.
         self.api_keys = None
+        # What the web fetch tool "fetches": url -> (title, text), or an error code.
+        self.web_pages: dict[str, tuple[str, str]] = {}
+        self.web_errors: dict[str, str] = {}
 
     # -- plumbing ----------------------------------------------------------
 
@@ -630,7 +641,9 @@ class FakeAnthropic(FakeHTTPServer):
         if count_only:
             return json_reply(200, {"input_tokens": prompt.total_tokens})
         usage = self._cache_usage(prompt)
+        fetch_blocks = self._web_fetch(prompt, usage)
         content, stop_reason, output_tokens = self._answer(prompt)
+        content = fetch_blocks + content
         usage["output_tokens"] = output_tokens
         message = {
             "id": random_id("msg_01", 22),
@@ -710,6 +723,7 @@ class FakeAnthropic(FakeHTTPServer):
         )
         self._parse_system(body.get("system"), prompt)
         self._parse_messages(body.get("messages"), prompt, betas)
+        prompt.web_fetch = web_fetch.check_tools(body.get("tools"), betas, _invalid)
         top_level_cache = body.get("cache_control")
         if top_level_cache is not None:
             # Automatic caching: a breakpoint on the last block of the prompt.
@@ -1059,6 +1073,36 @@ class FakeAnthropic(FakeHTTPServer):
             "service_tier": "standard",
         }
 
+    def _web_fetch(self, prompt: Prompt, usage: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the web fetch tool on the question's URLs; fetched pages become
+        citable documents numbered after the request's own."""
+        if prompt.web_fetch is None:
+            return []
+        with self._lock:
+            pages, errors = dict(self.web_pages), dict(self.web_errors)
+        blocks, fetched = web_fetch.run(
+            prompt.web_fetch, prompt.question, pages, errors
+        )
+        citations = bool((prompt.web_fetch.get("citations") or {}).get("enabled"))
+        for title, text in fetched:
+            units = _text_units(text, "char_location")
+            prompt.documents.append(
+                Document(
+                    index=len(prompt.documents),
+                    kind="char_location",
+                    title=title,
+                    file_id=None,
+                    citations=citations,
+                    units=units,
+                    tokens=web_fetch.tokens(text),
+                )
+            )
+            usage["input_tokens"] += web_fetch.tokens(text)
+        if blocks:
+            requests = sum(1 for b in blocks if b["type"] == "server_tool_use")
+            usage["server_tool_use"] = {"web_fetch_requests": requests}
+        return blocks
+
     def _answer(self, prompt: Prompt) -> tuple[list[dict[str, Any]], str, int]:
         """Cite the sentences that best match the question; return content and usage."""
         question = _text.content_terms(prompt.question)
@@ -1073,10 +1117,13 @@ class FakeAnthropic(FakeHTTPServer):
         blocks: list[dict[str, Any]]
         if not chosen:
             blocks = [{"type": "text", "text": NOT_FOUND_ANSWER}]
-        elif prompt.documents and prompt.documents[0].citations:
+        elif prompt.documents and any(doc.citations for *_, doc, _ in chosen):
             blocks = [{"type": "text", "text": ANSWER_INTRO + " "}]
             for n, (_, _, _, doc, unit) in enumerate(chosen):
                 spacer = "" if n == len(chosen) - 1 else " "
+                if not doc.citations:
+                    blocks.append({"type": "text", "text": unit.answer_text + spacer})
+                    continue
                 citation = {
                     "type": doc.kind,
                     "cited_text": unit.cited_text,
@@ -1119,6 +1166,31 @@ def _limit_output(
     return kept, "end_turn", used
 
 
+def _tool_block_events(
+    index: int, block: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """A server tool block as the stream sends it: input as JSON deltas."""
+    start = {**block, "input": {}} if block["type"] == "server_tool_use" else block
+    events: list[tuple[str, dict[str, Any]]] = [
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        )
+    ]
+    if block["type"] == "server_tool_use":
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        events.append(
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+        )
+    events.append(
+        ("content_block_stop", {"type": "content_block_stop", "index": index})
+    )
+    return events
+
+
 def _stream_events(message: dict[str, Any]) -> Iterator[bytes]:
     """Replay a finished message as the real event sequence."""
     usage = message["usage"]
@@ -1140,6 +1212,9 @@ def _stream_events(message: dict[str, Any]) -> Iterator[bytes]:
         ("ping", {"type": "ping"}),
     ]
     for index, block in enumerate(message["content"]):
+        if block["type"] != "text":
+            events += _tool_block_events(index, block)
+            continue
         citations = block.get("citations")
         start_block: dict[str, Any] = {"type": "text", "text": ""}
         if citations is not None:

@@ -1,0 +1,85 @@
+"""Forms: the workspace's web settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from documents.models import Workspace
+from documents.web_sources import normalise_domain_entry
+
+
+class DomainListField(forms.CharField):
+    """One domain (optionally with a path) per line, stored as a list."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        entries: list[str] = []
+        errors: list[str] = []
+        for line in text.replace(",", "\n").splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = normalise_domain_entry(line)
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            if entry not in entries:
+                entries.append(entry)
+        if errors:
+            raise forms.ValidationError(errors)
+        return entries
+
+
+class WorkspaceWebForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Claude's web fetch tool and the domain lists, edited by a workspace admin."""
+
+    allowed_domains = DomainListField(
+        required=False, help_text="Only these domains (subdomains included)."
+    )
+    blocked_domains = DomainListField(
+        required=False, help_text="Never these domains (subdomains included)."
+    )
+
+    class Meta:
+        model = Workspace
+        fields = [
+            "web_fetch_enabled",
+            "web_fetch_max_uses",
+            "web_fetch_max_content_tokens",
+            "allowed_domains",
+            "blocked_domains",
+        ]
+        labels = {
+            "web_fetch_enabled": "Let Claude fetch URLs named in questions",
+            "web_fetch_max_uses": "Fetches per answer at most",
+            "web_fetch_max_content_tokens": "Tokens per fetched page at most",
+        }
+
+    def clean_web_fetch_max_uses(self) -> int:
+        value = int(self.cleaned_data["web_fetch_max_uses"])
+        if not 1 <= value <= 20:
+            raise forms.ValidationError("Between 1 and 20.")
+        return value
+
+    def clean_web_fetch_max_content_tokens(self) -> int:
+        value = int(self.cleaned_data["web_fetch_max_content_tokens"])
+        if not 1000 <= value <= 200_000:
+            raise forms.ValidationError("Between 1,000 and 200,000.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("allowed_domains") and data.get("blocked_domains"):
+            raise forms.ValidationError(
+                "Use an allow list or a block list, not both at once."
+            )
+        return data

@@ -1,0 +1,93 @@
+"""Pages for the web as a source: add URLs, refresh them, workspace web settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from documents import selectors, services, web_documents
+from documents.forms import WorkspaceWebForm
+from documents.models import Membership
+from documents.web_sources import WebError
+
+MAX_URLS_PER_POST = 20
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return redirect(target)
+    return redirect("documents:list")
+
+
+@login_required
+@require_POST
+def document_add_urls(request: HttpRequest) -> HttpResponse:
+    """Queue one URL per line; report each one's outcome."""
+    workspace = services.workspace_default_for_user(user=request.user)
+    urls = [line.strip() for line in request.POST.get("urls", "").splitlines()]
+    urls = [url for url in urls if url]
+    if not urls:
+        messages.error(request, "Paste at least one URL.")
+    if len(urls) > MAX_URLS_PER_POST:
+        messages.error(request, f"Add at most {MAX_URLS_PER_POST} URLs at a time.")
+        urls = []
+    for url in urls:
+        try:
+            created = web_documents.document_create_from_url(
+                workspace=workspace, uploader=request.user, url=url
+            )
+        except WebError as exc:
+            messages.error(request, f"{url[:100]}: {exc}")
+            continue
+        if created.duplicate:
+            messages.warning(
+                request, f"{url} is already in this workspace; use Refresh."
+            )
+        else:
+            messages.success(request, f"{url} is queued for fetching.")
+    return _back(request)
+
+
+@login_required
+@require_POST
+def document_refresh(request: HttpRequest, document_id: str) -> HttpResponse:
+    """Re-fetch a URL document; it is re-ingested only if the page changed."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    if not document.source_url:
+        messages.error(request, f"{document.title} was uploaded, not added by URL.")
+    else:
+        web_documents.document_refresh(document=document)
+        messages.success(request, f"{document.title} will be re-fetched.")
+    return redirect("documents:list")
+
+
+@login_required
+def workspace_settings(request: HttpRequest) -> HttpResponse:
+    """The workspace's web settings; only its admins may see or change them."""
+    user: Any = request.user
+    workspace = services.workspace_default_for_user(user=user)
+    is_admin = Membership.objects.filter(
+        user=user, workspace=workspace, role=Membership.Role.ADMIN
+    ).exists()
+    if not is_admin:
+        raise PermissionDenied("Only workspace admins can change its settings.")
+    form = WorkspaceWebForm(request.POST or None, instance=workspace)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Web settings saved.")
+        return redirect("documents:settings")
+    return render(
+        request, "documents/settings.html", {"workspace": workspace, "form": form}
+    )

@@ -1,0 +1,313 @@
+"""URL documents end to end: fetched from a loopback server, ingested, refreshed."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from documents import web_documents
+from documents.models import Document
+from documents.services import document_ingest, workspace_default_for_user
+from documents.web_sources import WebError
+from tests.pdfs import make_pdf
+from tests.webserver import LocalWeb
+
+ARTICLE = """<!doctype html>
+<html><head><title>Travel policy · Example Corp</title>
+<script>document.write("tracking pixel")</script><style>p{color:red}</style></head>
+<body>
+<header><nav><a href="/">Home</a> <a href="/jobs">Jobs</a></nav></header>
+<main>
+<h1>Travel policy</h1>
+<p>Economy class is standard for flights under six hours.
+Business class needs a director's approval.</p>
+<ul><li>Book through the travel desk.</li><li>Keep every receipt.</li></ul>
+</main>
+<footer>Copyright Example Corp. Cookie settings.</footer>
+</body></html>"""
+
+
+def _add(workspace: Any, user: Any, url: str) -> Document:
+    created = web_documents.document_create_from_url(
+        workspace=workspace, uploader=user, url=url
+    )
+    document_ingest(document_id=created.document.id)
+    return Document.objects.get(id=created.document.id)
+
+
+def test_an_html_page_is_fetched_and_ingested_with_its_main_content(
+    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+) -> None:
+    url = local_web.page("/travel", ARTICLE)
+    document = _add(workspace, user, url)
+    assert document.status == "ready", document.error
+    assert document.source_url == url
+    assert document.fetched_at is not None
+    assert document.title == "Travel policy · Example Corp"
+    assert document.mime_type == "text/html"
+    assert document.original_name == "travel.html"
+    assert "Economy class is standard for flights under six hours." in document.text
+    assert "- Book through the travel desk." in document.text
+    for boilerplate in ("tracking pixel", "Jobs", "Cookie settings", "color:red"):
+        assert boilerplate not in document.text
+    assert document.chunks.count() > 0
+    with document.original.open("rb") as handle:
+        assert handle.read() == ARTICLE.encode()
+
+
+def test_a_pdf_is_fetched_and_ingested_with_its_pages(
+    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+) -> None:
+    pdf = make_pdf([["Quarterly results."], ["Revenue grew 12 percent in Q3."]])
+    url = local_web.page("/reports/q3.pdf", pdf, "application/pdf")
+    document = _add(workspace, user, url)
+    assert document.status == "ready", document.error
+    assert document.pages == 2
+    assert "Revenue grew 12 percent" in document.text
+    assert document.title.endswith("q3.pdf")
+    assert document.original_name == "q3.pdf"
+    assert document.sha256 and document.size == len(pdf)
+
+
+def test_a_refused_fetch_fails_the_document_with_the_error_code(
+    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+) -> None:
+    url = local_web.page("/data.json", b"{}", "application/json")
+    document = _add(workspace, user, url)
+    assert document.status == "failed"
+    assert "unsupported_content_type" in document.error
+
+
+def test_loopback_is_refused_without_the_test_setting(
+    user: Any, workspace: Any, local_web: LocalWeb
+) -> None:
+    url = local_web.page("/travel", ARTICLE)
+    document = _add(workspace, user, url)
+    assert document.status == "failed"
+    assert "url_not_allowed" in document.error
+    assert local_web.hosts == []
+
+
+def test_the_workspace_domain_lists_apply_before_queueing(
+    user: Any, workspace: Any
+) -> None:
+    workspace.allowed_domains = ["docs.example.com"]
+    workspace.save()
+    with pytest.raises(WebError) as caught:
+        web_documents.document_create_from_url(
+            workspace=workspace, uploader=user, url="https://example.com/"
+        )
+    assert caught.value.code == "url_not_allowed"
+    assert not Document.objects.exists()
+
+
+def test_the_same_url_twice_is_a_duplicate(user: Any, workspace: Any) -> None:
+    first = web_documents.document_create_from_url(
+        workspace=workspace, uploader=user, url="https://example.com/a"
+    )
+    second = web_documents.document_create_from_url(
+        workspace=workspace, uploader=user, url="https://example.com/a"
+    )
+    assert second.duplicate and second.document.id == first.document.id
+
+
+def test_refresh_reingests_only_when_the_content_changed(
+    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+) -> None:
+    url = local_web.page("/policy", "<main><p>Version one says ten days.</p></main>")
+    document = _add(workspace, user, url)
+    assert document.status == "ready"
+    ingested_at, fetched_at = document.ingested, document.fetched_at
+    chunk_ids = set(document.chunks.values_list("id", flat=True))
+
+    time.sleep(0.01)
+    assert web_documents.document_refetch(document_id=document.id) is False
+    document.refresh_from_db()
+    assert document.ingested == ingested_at
+    assert document.fetched_at is not None and fetched_at is not None
+    assert document.fetched_at > fetched_at
+    assert set(document.chunks.values_list("id", flat=True)) == chunk_ids
+
+    local_web.page("/policy", "<main><p>Version two says twelve days.</p></main>")
+    assert web_documents.document_refetch(document_id=document.id) is True
+    document.refresh_from_db()
+    assert document.status == "ready"
+    assert document.ingested is not None and ingested_at is not None
+    assert document.ingested > ingested_at
+    assert "twelve days" in document.text and "ten days" not in document.text
+    assert not set(document.chunks.values_list("id", flat=True)) & chunk_ids
+
+
+def test_a_failed_refresh_keeps_the_old_snapshot(
+    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+) -> None:
+    url = local_web.page("/policy", "<main><p>Still here.</p></main>")
+    document = _add(workspace, user, url)
+    del local_web.routes["/policy"]
+    assert web_documents.document_refetch(document_id=document.id) is False
+    document.refresh_from_db()
+    assert document.status == "ready"
+    assert "Still here." in document.text
+    assert "url_not_accessible" in document.error
+
+
+# API and pages -------------------------------------------------------------------
+
+
+def test_the_api_adds_a_url_and_refuses_with_the_error_codes(
+    api: Client, user: Any
+) -> None:
+    response = api.post(
+        "/api/v1/documents",
+        json.dumps({"url": "https://example.com/handbook"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["source_url"] == "https://example.com/handbook"
+    assert body["status"] == "queued"
+    for payload, code in (
+        ({"url": "https://example.com/" + "x" * 250}, "url_too_long"),
+        ({"url": "gopher://example.com/"}, "url_not_allowed"),
+        ({"url": "http://127.0.0.1/"}, None),
+        ({"link": "https://example.com/"}, "invalid_input"),
+        ({"url": "not a url"}, "invalid_input"),
+    ):
+        response = api.post(
+            "/api/v1/documents", json.dumps(payload), content_type="application/json"
+        )
+        if code is None:
+            # The address is checked by the worker; the API only checks the form.
+            assert response.status_code == 201
+            continue
+        assert response.status_code == 400, payload
+        assert response.json()["error"]["type"] == code
+
+
+def test_the_page_adds_several_urls_and_reports_each(web: Client, user: Any) -> None:
+    response = web.post(
+        "/documents/add-urls",
+        {"urls": "https://example.com/a\n\nftp://example.com/b\nhttps://example.com/c"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "https://example.com/a is queued" in text
+    assert "https://example.com/c is queued" in text
+    assert "url_not_allowed" in text
+    assert set(Document.objects.values_list("source_url", flat=True)) == {
+        "https://example.com/a",
+        "https://example.com/c",
+    }
+    assert "Refresh" in text
+
+
+def test_settings_are_for_workspace_admins_and_validate_the_lists(
+    web: Client, user: Any
+) -> None:
+    workspace = workspace_default_for_user(user=user)
+    page = web.get("/documents/settings")
+    assert page.status_code == 200
+    response = web.post(
+        "/documents/settings",
+        {
+            "web_fetch_max_uses": 3,
+            "web_fetch_max_content_tokens": 20000,
+            "allowed_domains": "example.com\nexаmple.org",
+        },
+    )
+    assert "punycode" in response.content.decode()
+    response = web.post(
+        "/documents/settings",
+        {
+            "web_fetch_max_uses": 3,
+            "web_fetch_max_content_tokens": 20000,
+            "allowed_domains": "example.com",
+            "blocked_domains": "evil.example",
+        },
+    )
+    assert "not both" in response.content.decode()
+    response = web.post(
+        "/documents/settings",
+        {
+            "web_fetch_enabled": "on",
+            "web_fetch_max_uses": 3,
+            "web_fetch_max_content_tokens": 20000,
+            "allowed_domains": "Example.com\ndocs.example.org/guide",
+        },
+    )
+    assert response.status_code == 302
+    workspace.refresh_from_db()
+    assert workspace.web_fetch_enabled
+    assert workspace.web_fetch_max_uses == 3
+    assert workspace.allowed_domains == ["example.com", "docs.example.org/guide"]
+
+    membership = user.memberships.get(workspace=workspace)
+    membership.role = "editor"
+    membership.save()
+    assert web.get("/documents/settings").status_code == 403
+
+
+@pytest.fixture
+def loopback_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker subprocess reads the test-only setting from its environment."""
+    monkeypatch.setenv("WEB_ALLOW_PRIVATE_ADDRESSES", "1")
+
+
+@pytest.mark.worker
+def test_a_real_worker_fetches_and_ingests_a_url(
+    local_web: LocalWeb, loopback_env: None, worker: Any, api: Client
+) -> None:
+    url = local_web.page("/travel", ARTICLE)
+    response = api.post(
+        "/api/v1/documents", json.dumps({"url": url}), content_type="application/json"
+    )
+    assert response.status_code == 201
+    document_id = response.json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        document = Document.objects.get(id=document_id)
+        if document.status in ("ready", "failed"):
+            break
+        time.sleep(0.2)
+    assert document.status == "ready", (document.status, document.error)
+    assert "Economy class" in document.text
+
+
+def test_the_refresh_button_queues_a_refetch_on_commit(
+    web: Client,
+    user: Any,
+    workspace: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from documents import tasks
+
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.refresh_task, "delay", sent.append)
+    created = web_documents.document_create_from_url(
+        workspace=workspace, uploader=user, url="https://example.com/a"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web.post(f"/documents/{created.document.id}/refresh")
+    assert response.status_code == 302
+    assert sent == [str(created.document.id)]
+
+
+def test_the_admin_form_refuses_both_lists_and_homographs(user: Any) -> None:
+    from documents.admin import WorkspaceAdminForm
+
+    base = {"name": "W", "web_fetch_max_uses": 5, "web_fetch_max_content_tokens": 5000}
+    both = WorkspaceAdminForm(
+        base | {"allowed_domains": "a.com", "blocked_domains": "b.com"}
+    )
+    assert not both.is_valid()
+    homograph = WorkspaceAdminForm(base | {"blocked_domains": "аpple.com"})
+    assert not homograph.is_valid()
+    assert "xn--" in str(homograph.errors["blocked_domains"])
+    good = WorkspaceAdminForm(base | {"blocked_domains": "Apple.com, b.com/x"})
+    assert good.is_valid(), good.errors
+    assert good.cleaned_data["blocked_domains"] == ["apple.com", "b.com/x"]
