@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from documents import selectors, services
 from documents.api_auth import ApiError, api_view
 from documents.models import Document
+from documents.permissions import EDITOR, require_role
 
 
 def document_json(document: Document) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def document_json(document: Document) -> dict[str, Any]:
         "mime_type": document.mime_type,
         "size": document.size,
         "sha256": document.sha256,
+        "tags": list(document.tags),
         "created": document.created.isoformat(),
     }
 
@@ -47,10 +49,11 @@ def _check_length(request: HttpRequest) -> None:
 @api_view(("GET", "POST"))
 def documents(request: HttpRequest) -> HttpResponse:
     """GET lists the workspace's documents; POST uploads one (multipart 'file')."""
-    workspace = services.workspace_default_for_user(user=request.user)
+    workspace = selectors.workspace_for_request(request)
     if request.method == "GET":
         rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
         return JsonResponse({"documents": [document_json(d) for d in rows]})
+    require_role(user=request.user, workspace=workspace, role=EDITOR)
     _check_length(request)
     upload = request.FILES.get("file")
     if upload is None:
@@ -80,6 +83,7 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
         user=request.user, document_id=document_id
     )
     if request.method == "DELETE":
+        require_role(user=request.user, workspace=document.workspace, role=EDITOR)
         services.document_delete(document=document)
         return HttpResponse(status=204)
     return JsonResponse(document_json(document))

@@ -65,10 +65,21 @@ class Result:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-def answer_question(*, workspace: Workspace, user: Any, text: str) -> Answer:
+def answer_question(
+    *,
+    workspace: Workspace,
+    user: Any,
+    text: str,
+    document_ids: list[str] | None = None,
+) -> Answer:
     """Retrieve, answer (Claude or offline), and store the cited answer."""
     started = time.monotonic()
-    hits = chunk_search(workspace_id=workspace.id, query=text, top_k=default_top_k())
+    hits = chunk_search(
+        workspace_id=workspace.id,
+        query=text,
+        top_k=default_top_k(),
+        document_ids=document_ids,
+    )
     if not hits:
         result = Result(mode=_mode(), model="", segments=[Segment(NOT_FOUND)])
     elif files_api.online():

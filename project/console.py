@@ -1,0 +1,47 @@
+"""Admin console pages beyond model lists: ingestion health and usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from documents.health import ingestion_health
+from search import usage
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    """Counts by status, stuck and failed documents, queue lengths, workers."""
+    context: dict[str, Any] = admin.site.each_context(request)
+    context |= {"title": "Ingestion health"} | ingestion_health()
+    return TemplateResponse(request, "admin/cairn/health.html", context)
+
+
+def usage_page(request: HttpRequest) -> HttpResponse:
+    """Tokens and estimated cost per day, workspace and user, with a chart."""
+    days = request.GET.get("days", "30")
+    span = int(days) if days.isdigit() and 1 <= int(days) <= 366 else 30
+    by_day = usage.usage_by("day", days=span)
+    context: dict[str, Any] = admin.site.each_context(request)
+    context |= {
+        "title": f"Usage, last {span} days",
+        "days": span,
+        "by_day": by_day,
+        "by_workspace": usage.usage_by("workspace", days=span),
+        "by_user": usage.usage_by("user", days=span),
+        "bars": usage.chart_bars(by_day),
+        "total_cost": sum(row.cost for row in by_day),
+        "total_answers": sum(row.answers for row in by_day),
+    }
+    return TemplateResponse(request, "admin/cairn/usage.html", context)
+
+
+def urls() -> list[URLPattern]:
+    """The console's URLs, behind the admin's staff login."""
+    return [
+        path("health/", admin.site.admin_view(health), name="cairn-health"),
+        path("usage/", admin.site.admin_view(usage_page), name="cairn-usage"),
+    ]
