@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count
 
 from documents.models import Document
@@ -55,16 +54,17 @@ def queue_names() -> list[str]:
 
 def queue_lengths() -> dict[str, int | str]:
     """Messages waiting in each queue: LLEN of its Redis list (or the error)."""
-    import redis
+    from project.celery import app
 
     lengths: dict[str, int | str] = {}
     try:
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2
-        )
-        for name in queue_names():
-            lengths[name] = int(client.llen(name))
-        client.close()
+        # Kombu's own connection, so every broker URL form it accepts
+        # (redis://, redis+socket://) works; its channel holds a redis client.
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            client = conn.default_channel.client  # type: ignore[attr-defined]
+            for name in queue_names():
+                lengths[name] = int(client.llen(name))
     except Exception as exc:
         return dict.fromkeys(queue_names(), f"error: {exc}")
     return lengths
