@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from documents import selectors, teams
 from documents.api_auth import token_create
 from documents.models import ApiToken, Membership
-from documents.permissions import ADMIN, require_role
+from documents.permissions import ADMIN, require_role, role_required
 
 
 @login_required
@@ -55,9 +55,10 @@ def _admin_workspace(request: HttpRequest) -> Any:
 
 @login_required
 @require_GET
+@role_required(ADMIN)
 def members(request: HttpRequest) -> HttpResponse:
     """The current workspace's members and pending invitations (admins only)."""
-    workspace = _admin_workspace(request)
+    workspace = selectors.workspace_for_request(request)
     invitations = [
         (
             invitation,

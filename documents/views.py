@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from documents import selectors, services, teams
 from documents.api import document_json
 from documents.models import Document
-from documents.permissions import EDITOR, has_role, require_role
+from documents.permissions import EDITOR, has_role, require_role, role_required
 
 
 @login_required
@@ -43,10 +43,10 @@ def document_status(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_POST
+@role_required(EDITOR)
 def document_upload(request: HttpRequest) -> HttpResponse:
     """Accept one or several files; report each one's outcome."""
     workspace = selectors.workspace_for_request(request)
-    require_role(user=request.user, workspace=workspace, role=EDITOR)
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, "Choose at least one file to upload.")

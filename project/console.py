@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from documents import files_api, reconcile
 from documents.health import ingestion_health
 from search import usage
 
@@ -39,9 +40,34 @@ def usage_page(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/cairn/usage.html", context)
 
 
+def files(request: HttpRequest) -> HttpResponse:
+    """The Files API reconcile report; a POST fixes what it found."""
+    context: dict[str, Any] = admin.site.each_context(request)
+    context["title"] = "Files API reconcile"
+    if not files_api.online():
+        context["offline"] = True
+        return TemplateResponse(request, "admin/cairn/files.html", context)
+    try:
+        report = reconcile.files_report()
+    except Exception as exc:
+        context["error"] = f"The Files API did not answer: {exc}"
+        return TemplateResponse(request, "admin/cairn/files.html", context)
+    if request.method == "POST":
+        deleted, requeued = reconcile.files_fix(report)
+        messages.success(
+            request,
+            f"Deleted {deleted} orphaned remote files; "
+            f"re-queued {requeued} documents to upload again.",
+        )
+        return HttpResponseRedirect(request.path)
+    context["report"] = report
+    return TemplateResponse(request, "admin/cairn/files.html", context)
+
+
 def urls() -> list[URLPattern]:
     """The console's URLs, behind the admin's staff login."""
     return [
         path("health/", admin.site.admin_view(health), name="cairn-health"),
         path("usage/", admin.site.admin_view(usage_page), name="cairn-usage"),
+        path("files/", admin.site.admin_view(files), name="cairn-files"),
     ]

@@ -219,6 +219,9 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")
 # The vector column's width; every embedder (Voyage or offline) produces this many.
 EMBEDDING_DIMENSIONS = 1024
 API_MAX_RETRIES = env_int("API_MAX_RETRIES", 3)
+# The Files API reconcile leaves remote files younger than this alone: an
+# ingestion may have uploaded one and not yet saved its id.
+FILES_ORPHAN_GRACE_MINUTES = env_int("FILES_ORPHAN_GRACE_MINUTES", 60)
 
 # US dollars per million tokens, for the usage page's estimated cost (search/usage.py).
 # Cache writes are the 5-minute TTL price. A model missing here is costed at zero
