@@ -101,6 +101,11 @@ def test_a_viewer_gets_json_403_from_the_api(team: Team) -> None:
     for response in (
         _upload(api, "/api/v1/documents", "file"),
         api.delete(f"/api/v1/documents/{d}"),
+        api.patch(
+            f"/api/v1/documents/{d}",
+            json.dumps({"tags": ["x"]}),
+            content_type="application/json",
+        ),
     ):
         assert response.status_code == 403
         assert response.json()["error"]["type"] == "permission_error"
@@ -126,6 +131,18 @@ def test_an_editor_uploads_tags_retries_and_deletes(team: Team) -> None:
     assert web.post(f"/documents/{d}/tags", {"tags": "HR, policy"}).status_code == 302
     assert Document.objects.get(id=d).tags == ["hr", "policy"]
     assert web.post(f"/documents/{d}/retry").status_code == 302
+    patched = api.patch(
+        f"/api/v1/documents/{d}",
+        json.dumps({"tags": ["Finance", "finance", " q3 "]}),
+        content_type="application/json",
+    )
+    assert patched.status_code == 200 and patched.json()["tags"] == ["finance", "q3"]
+    bad = api.patch(
+        f"/api/v1/documents/{d}",
+        json.dumps({"tags": "x"}),
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
     assert api.delete(f"/api/v1/documents/{d}").status_code == 204
     assert not Document.objects.filter(id=d).exists()
 
