@@ -75,6 +75,10 @@ def live_workers(timeout: float = 1.0) -> list[str] | str:
     from project.celery import app
 
     try:
+        # A ping through a dead broker can come back empty instead of failing,
+        # which would read as "no workers" rather than "no broker".
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
         replies = app.control.ping(timeout=timeout) or []
     except Exception as exc:
         return f"error: {exc}"
@@ -83,10 +87,12 @@ def live_workers(timeout: float = 1.0) -> list[str] | str:
 
 def ingestion_health() -> dict[str, Any]:
     """Everything the health page shows."""
+    workers = live_workers()
     return {
         "counts": status_counts(),
         "oldest": oldest_unfinished(),
         "failures": recent_failures(),
         "queues": queue_lengths(),
-        "workers": live_workers(),
+        "workers": workers if isinstance(workers, list) else [],
+        "workers_error": workers if isinstance(workers, str) else "",
     }

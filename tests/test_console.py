@@ -80,3 +80,30 @@ def test_document_admin_actions(staff: Client) -> None:
         {"action": "delete_with_remote_file", "_selected_action": [str(document.id)]},
     )
     assert not Document.objects.filter(id=document.id).exists()
+
+
+def test_health_page_reports_a_broker_that_is_down(staff: Client) -> None:
+    from project.celery import app
+
+    original = app.conf.broker_url
+    app.conf["broker_url"] = "redis://127.0.0.1:1/0"
+    try:
+        page = staff.get("/admin/cairn/health/").content.decode()
+    finally:
+        app.conf["broker_url"] = original
+    assert re.search(r'<td data-queue="celery">error: ', page)
+    assert '<td id="workers">error: ' in page
+
+
+def test_health_page_counts_a_live_worker(worker: Any) -> None:
+    import time
+
+    from documents.health import live_workers
+
+    deadline = time.monotonic() + 60
+    while live_workers() == [] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    staff = Client()
+    staff.force_login(make_user(is_staff=True, is_superuser=True))
+    page = staff.get("/admin/cairn/health/").content.decode()
+    assert re.search(r'<td id="workers">1 · celery@', page)
