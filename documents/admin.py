@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from documents import services
 from documents.forms import WorkspaceWebForm
-from documents.models import ApiToken, Document, Membership, Workspace
+from documents.models import ApiToken, Document, Invitation, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -49,7 +49,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "size",
         "created",
     ]
-    list_filter = ["status", "mime_type", "workspace"]
+    list_filter = ["status", "mime_type", "workspace", "stage"]
     search_fields = ["title", "original_name", "sha256", "file_id", "source_url"]
     readonly_fields = [
         "id",
@@ -60,13 +60,14 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "files_api_note",
         "embedding_model",
         "pages",
+        "error",
         "attempts",
         "ingested",
         "created",
         "updated",
     ]
     exclude = ["text", "page_starts"]
-    actions = ["retry_ingestion"]
+    actions = ["retry_ingestion", "reembed", "delete_with_remote_file"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
         queryset: QuerySet[Document] = super().get_queryset(request)
@@ -84,6 +85,29 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             services.document_retry(document=document)
         self.message_user(request, f"{queryset.count()} queued.", messages.SUCCESS)
 
+    @admin.action(description="Re-embed: re-run ingestion with the current model")
+    def reembed(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        # A full run re-chunks and re-embeds with get_embedder()'s model; the
+        # pipeline keeps an existing Files API upload.
+        ready = queryset.exclude(
+            status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
+        )
+        count = 0
+        for document in ready:
+            services.document_retry(document=document)
+            count += 1
+        self.message_user(request, f"{count} queued to re-embed.", messages.SUCCESS)
+
+    @admin.action(description="Delete the selected documents and their remote files")
+    def delete_with_remote_file(
+        self, request: HttpRequest, queryset: QuerySet[Document]
+    ) -> None:
+        count = 0
+        for document in queryset:
+            services.document_delete(document=document)
+            count += 1
+        self.message_user(request, f"{count} deleted.", messages.SUCCESS)
+
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         services.document_delete(document=obj)
 
@@ -98,3 +122,11 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "name", "prefix", "created", "last_used", "revoked"]
     readonly_fields = ["prefix", "key_hash", "created", "last_used"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["email", "workspace", "role", "invited_by", "created", "accepted"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["email"]
+    readonly_fields = ["token", "accepted", "accepted_by", "created"]

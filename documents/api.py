@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from documents import selectors, services, web_api
+from documents import selectors, services, teams, web_api
 from documents.api_auth import ApiError, api_view
 from documents.models import Document
+from documents.permissions import EDITOR, require_role
 
 
 def document_json(document: Document) -> dict[str, Any]:
@@ -29,6 +31,7 @@ def document_json(document: Document) -> dict[str, Any]:
         "mime_type": document.mime_type,
         "size": document.size,
         "sha256": document.sha256,
+        "tags": list(document.tags),
         "created": document.created.isoformat(),
         "source_url": document.source_url or None,
         "fetched_at": document.fetched_at.isoformat() if document.fetched_at else None,
@@ -49,10 +52,11 @@ def _check_length(request: HttpRequest) -> None:
 @api_view(("GET", "POST"))
 def documents(request: HttpRequest) -> HttpResponse:
     """GET lists the documents; POST uploads one ('file') or adds JSON {"url"}."""
-    workspace = services.workspace_default_for_user(user=request.user)
+    workspace = selectors.workspace_for_request(request)
     if request.method == "GET":
         rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
         return JsonResponse({"documents": [document_json(d) for d in rows]})
+    require_role(user=request.user, workspace=workspace, role=EDITOR)
     if request.content_type == "application/json":
         return web_api.document_from_url(request, workspace)
     _check_length(request)
@@ -77,16 +81,35 @@ def documents(request: HttpRequest) -> HttpResponse:
     return JsonResponse(body, status=200 if created.duplicate else 201)
 
 
-@api_view(("GET", "DELETE"))
+@api_view(("GET", "PATCH", "DELETE"))
 def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
-    """GET one document; DELETE it with its chunks and remote file."""
+    """GET one document; PATCH its tags; DELETE it with its chunks and remote file."""
     document = selectors.document_get_for_user(
         user=request.user, document_id=document_id
     )
+    if request.method == "PATCH":
+        require_role(user=request.user, workspace=document.workspace, role=EDITOR)
+        _patch_tags(request, document)
     if request.method == "DELETE":
+        require_role(user=request.user, workspace=document.workspace, role=EDITOR)
         services.document_delete(document=document)
         return HttpResponse(status=204)
     return JsonResponse(document_json(document))
+
+
+def _patch_tags(request: HttpRequest, document: Document) -> None:
+    """Replace a document's tags from a JSON body {"tags": [...]}."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_request", "The body must be JSON.") from exc
+    tags = body.get("tags") if isinstance(body, dict) else None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ApiError(400, "invalid_request", "'tags' must be a list of strings.")
+    try:
+        teams.document_set_tags(document=document, tags=teams.parse_tags(tags))
+    except teams.TeamError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from exc
 
 
 @api_view(("GET",))

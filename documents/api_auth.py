@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -94,6 +95,10 @@ def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
                 return error_response(exc.status, exc.type, exc.message)
             except Http404 as exc:
                 return error_response(404, "not_found", str(exc) or "Not found.")
+            except PermissionDenied as exc:
+                return error_response(
+                    403, "permission_error", str(exc) or "Not allowed."
+                )
 
         return wrapper
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 
 def cairn(request: HttpRequest) -> dict[str, Any]:
@@ -16,4 +16,23 @@ def cairn(request: HttpRequest) -> dict[str, Any]:
         "claude_model": settings.CLAUDE_MODEL,
         "embedding_model": settings.EMBEDDING_MODEL,
         "max_upload_mb": settings.MAX_UPLOAD_MB,
+    } | _team(request)
+
+
+def _team(request: HttpRequest) -> dict[str, Any]:
+    """The user's workspaces, the current one and the user's role in it."""
+    from documents.permissions import role_of
+    from documents.selectors import workspace_for_request, workspaces_for_user
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    try:
+        current = workspace_for_request(request)
+    except Http404:
+        return {}
+    return {
+        "current_workspace": current,
+        "current_role": role_of(user=user, workspace=current),
+        "user_workspaces": list(workspaces_for_user(user=user).order_by("name")),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from datetime import datetime
 from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -79,3 +80,12 @@ def delete(file_id: str) -> None:
 
     with contextlib.suppress(anthropic.NotFoundError):
         client().beta.files.delete(file_id, betas=[FILES_BETA])
+
+
+def list_files() -> list[tuple[str, str, datetime]]:
+    """Every remote file as (file_id, filename, created), following pagination."""
+    # The SDK's page iterator fetches the next pages as the loop reaches them.
+    return [
+        (item.id, item.filename, item.created_at)
+        for item in client().beta.files.list(betas=[FILES_BETA], limit=1000)
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -57,6 +58,37 @@ class Membership(models.Model):
         return f"{self.user} in {self.workspace} ({self.role})"
 
 
+class Invitation(models.Model):
+    """A pending membership for an email address, accepted through its token link."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.VIEWER
+    )
+    token = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    accepted = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"
+
+
 class Document(models.Model):
     """An uploaded file and the state of its ingestion."""
 
@@ -97,6 +129,8 @@ class Document(models.Model):
     # Why the Files API step was skipped ("offline", "too large", ...), if it was.
     files_api_note = models.CharField(max_length=200, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
+    # Free labels a question can be scoped to ("policy", "finance", ...).
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -107,7 +141,10 @@ class Document(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["workspace", "-created"])]
+        indexes = [
+            models.Index(fields=["workspace", "-created"]),
+            GinIndex(fields=["tags"], name="document_tags_gin"),
+        ]
 
     def __str__(self) -> str:
         return self.title

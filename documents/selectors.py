@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
-from documents.models import Document, Workspace
+from documents.models import Document, Invitation, Membership, Workspace
 
 
 def workspaces_for_user(*, user: Any) -> QuerySet[Workspace]:
@@ -39,3 +40,119 @@ def document_get_for_user(
         return queryset.get(id=document_id)
     except (Document.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such document.") from None
+
+
+SESSION_KEY = "cairn_workspace"
+WORKSPACE_HEADER = "X-Cairn-Workspace"
+
+
+def workspace_for_request(request: HttpRequest) -> Workspace:
+    """The workspace a request acts in; only ever one the user belongs to.
+
+    The API names it by the X-Cairn-Workspace header or a `workspace` parameter
+    (the workspace's code); pages keep it in the session. Without either, the
+    user's first workspace. Naming a workspace the user is not in is a 404, so
+    a stranger cannot tell an existing workspace from a made-up one.
+    """
+    cached: Workspace | None = getattr(request, "_cairn_workspace", None)
+    if cached is not None:
+        return cached
+    from documents.services import workspace_default_for_user
+
+    user = request.user
+    named = request.headers.get(WORKSPACE_HEADER) or request.GET.get("workspace")
+    if named:
+        workspace = workspace_by_code_for_user(user=user, code=named)
+        if workspace is None:
+            raise Http404("No such workspace.")
+    else:
+        stored = (
+            request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+        )
+        workspace = (
+            workspace_by_code_for_user(user=user, code=stored) if stored else None
+        )
+        if workspace is None:
+            workspace = workspace_default_for_user(user=user)
+    request._cairn_workspace = workspace  # type: ignore[attr-defined]
+    return workspace
+
+
+def workspace_by_code_for_user(*, user: Any, code: Any) -> Workspace | None:
+    """One of the user's workspaces by its code, or None."""
+    try:
+        return workspaces_for_user(user=user).filter(code=code).first()
+    except (ValidationError, ValueError, TypeError):
+        return None
+
+
+def memberships_for_workspace(*, workspace: Workspace) -> QuerySet[Membership]:
+    """A workspace's members with their users, admins first."""
+    return (
+        Membership.objects.filter(workspace=workspace)
+        .select_related("user")
+        .order_by("role", "user__username")
+    )
+
+
+def invitations_pending(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """Invitations to a workspace nobody has accepted yet."""
+    return Invitation.objects.filter(workspace=workspace, accepted__isnull=True)
+
+
+def invitation_by_token(*, token: str) -> Invitation:
+    """A pending invitation by its token, or 404."""
+    invitation = (
+        Invitation.objects.select_related("workspace")
+        .filter(token=token, accepted__isnull=True)
+        .first()
+    )
+    if invitation is None:
+        raise Http404("This invitation does not exist or was already used.")
+    return invitation
+
+
+def document_ids_for_filter(
+    *,
+    user: Any,
+    workspace: Workspace,
+    document_ids: list[str] | None,
+    tags: list[str] | None,
+) -> list[str] | None:
+    """The ids a question is scoped to (None means the whole workspace).
+
+    Ids the user cannot see are dropped rather than reported, so a filter
+    never reveals whether another workspace's document exists.
+    """
+    if not document_ids and not tags:
+        return None
+    queryset = Document.objects.filter(
+        workspace=workspace, workspace__memberships__user=user
+    )
+    if document_ids:
+        valid = [d for d in document_ids if _is_uuid(d)]
+        queryset = queryset.filter(id__in=valid)
+    if tags:
+        queryset = queryset.filter(tags__overlap=tags)
+    return [str(pk) for pk in queryset.values_list("id", flat=True)]
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def tags_for_workspace(*, workspace: Workspace) -> list[str]:
+    """Every tag used in a workspace, sorted."""
+    from django.db.models import Func
+
+    rows = (
+        Document.objects.filter(workspace=workspace)
+        .annotate(tag=Func("tags", function="unnest"))
+        .values_list("tag", flat=True)
+        .distinct()
+    )
+    return sorted(str(tag) for tag in rows)

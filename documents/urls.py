@@ -19,4 +19,5 @@ urlpatterns = [
     path("<uuid:document_id>/original", views.document_original, name="original"),
     path("<uuid:document_id>/retry", views.document_retry, name="retry"),
     path("<uuid:document_id>/delete", views.document_delete, name="delete"),
+    path("<uuid:document_id>/tags", views.document_tags, name="tags"),
 ]

@@ -12,20 +12,23 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from documents import selectors, services
+from documents import selectors, services, teams
 from documents.api import document_json
+from documents.models import Document
+from documents.permissions import EDITOR, has_role, require_role, role_required
 
 
 @login_required
 @require_GET
 def document_list(request: HttpRequest) -> HttpResponse:
     """The workspace's documents with live status, and the upload form."""
-    workspace = services.workspace_default_for_user(user=request.user)
+    workspace = selectors.workspace_for_request(request)
     rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
+    can_edit = has_role(user=request.user, workspace=workspace, role=EDITOR)
     return render(
         request,
         "documents/list.html",
-        {"workspace": workspace, "documents": rows},
+        {"workspace": workspace, "documents": rows, "can_edit": can_edit},
     )
 
 
@@ -33,16 +36,17 @@ def document_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def document_status(request: HttpRequest) -> JsonResponse:
     """Status of every document in the workspace, for the list's live updates."""
-    workspace = services.workspace_default_for_user(user=request.user)
+    workspace = selectors.workspace_for_request(request)
     rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
     return JsonResponse({"documents": [document_json(d) for d in rows]})
 
 
 @login_required
 @require_POST
+@role_required(EDITOR)
 def document_upload(request: HttpRequest) -> HttpResponse:
     """Accept one or several files; report each one's outcome."""
-    workspace = services.workspace_default_for_user(user=request.user)
+    workspace = selectors.workspace_for_request(request)
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, "Choose at least one file to upload.")
@@ -106,6 +110,7 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
     document = selectors.document_get_for_user(
         user=request.user, document_id=document_id, with_text=True
     )
+    can_edit = has_role(user=request.user, workspace=document.workspace, role=EDITOR)
     start, end = _int_param(request, "start"), _int_param(request, "end")
     page = _int_param(request, "page")
     if start is not None and (end is None or end <= start):
@@ -120,6 +125,7 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
             "sections": _sections(document, start, end),
             "highlighted": start is not None,
             "focus_page": page,
+            "can_edit": can_edit,
         },
     )
 
@@ -143,9 +149,7 @@ def document_original(request: HttpRequest, document_id: str) -> FileResponse:
 @require_POST
 def document_retry(request: HttpRequest, document_id: str) -> HttpResponse:
     """Queue a failed document again."""
-    document = selectors.document_get_for_user(
-        user=request.user, document_id=document_id
-    )
+    document = _document_for_editor(request, document_id)
     services.document_retry(document=document)
     messages.success(request, f"{document.title} is queued again.")
     return redirect("documents:list")
@@ -155,12 +159,34 @@ def document_retry(request: HttpRequest, document_id: str) -> HttpResponse:
 @require_POST
 def document_delete(request: HttpRequest, document_id: str) -> HttpResponse:
     """Delete a document with its chunks and remote file."""
-    document = selectors.document_get_for_user(
-        user=request.user, document_id=document_id
-    )
+    document = _document_for_editor(request, document_id)
     services.document_delete(document=document)
     messages.success(request, f"{document.title} was deleted.")
     return redirect("documents:list")
+
+
+@login_required
+@require_POST
+def document_tags(request: HttpRequest, document_id: str) -> HttpResponse:
+    """Replace a document's tags (comma-separated)."""
+    document = _document_for_editor(request, document_id)
+    try:
+        tags = teams.parse_tags(request.POST.get("tags", ""))
+    except teams.TeamError as exc:
+        messages.error(request, str(exc))
+    else:
+        teams.document_set_tags(document=document, tags=tags)
+        messages.success(request, "Tags saved.")
+    return redirect("documents:detail", document_id=document.id)
+
+
+def _document_for_editor(request: HttpRequest, document_id: str) -> Document:
+    """A document the user can see (else 404) and edit (else 403)."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    require_role(user=request.user, workspace=document.workspace, role=EDITOR)
+    return document
 
 
 @require_GET

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from documents import selectors, services, web_documents
+from documents import selectors, web_documents
 from documents.forms import WorkspaceWebForm
-from documents.models import Membership
+from documents.permissions import ADMIN, EDITOR, require_role
 from documents.web_sources import WebError
 
 MAX_URLS_PER_POST = 20
@@ -33,7 +30,8 @@ def _back(request: HttpRequest) -> HttpResponse:
 @require_POST
 def document_add_urls(request: HttpRequest) -> HttpResponse:
     """Queue one URL per line; report each one's outcome."""
-    workspace = services.workspace_default_for_user(user=request.user)
+    workspace = selectors.workspace_for_request(request)
+    require_role(user=request.user, workspace=workspace, role=EDITOR)
     urls = [line.strip() for line in request.POST.get("urls", "").splitlines()]
     urls = [url for url in urls if url]
     if not urls:
@@ -65,6 +63,7 @@ def document_refresh(request: HttpRequest, document_id: str) -> HttpResponse:
     document = selectors.document_get_for_user(
         user=request.user, document_id=document_id
     )
+    require_role(user=request.user, workspace=document.workspace, role=EDITOR)
     if not document.source_url:
         messages.error(request, f"{document.title} was uploaded, not added by URL.")
     else:
@@ -76,13 +75,8 @@ def document_refresh(request: HttpRequest, document_id: str) -> HttpResponse:
 @login_required
 def workspace_settings(request: HttpRequest) -> HttpResponse:
     """The workspace's web settings; only its admins may see or change them."""
-    user: Any = request.user
-    workspace = services.workspace_default_for_user(user=user)
-    is_admin = Membership.objects.filter(
-        user=user, workspace=workspace, role=Membership.Role.ADMIN
-    ).exists()
-    if not is_admin:
-        raise PermissionDenied("Only workspace admins can change its settings.")
+    workspace = selectors.workspace_for_request(request)
+    require_role(user=request.user, workspace=workspace, role=ADMIN)
     form = WorkspaceWebForm(request.POST or None, instance=workspace)
     if request.method == "POST" and form.is_valid():
         form.save()

@@ -219,6 +219,27 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")
 # The vector column's width; every embedder (Voyage or offline) produces this many.
 EMBEDDING_DIMENSIONS = 1024
 API_MAX_RETRIES = env_int("API_MAX_RETRIES", 3)
+# The Files API reconcile leaves remote files younger than this alone: an
+# ingestion may have uploaded one and not yet saved its id.
+FILES_ORPHAN_GRACE_MINUTES = env_int("FILES_ORPHAN_GRACE_MINUTES", 60)
+
+# US dollars per million tokens, for the usage page's estimated cost (search/usage.py).
+# Cache writes are the 5-minute TTL price. A model missing here is costed at zero
+# and flagged as unpriced.
+CLAUDE_PRICES: dict[str, dict[str, str]] = {
+    "claude-opus-4-5": {
+        "input": "5", "output": "25", "cache_read": "0.50", "cache_write": "6.25"
+    },
+    "claude-sonnet-4-6": {
+        "input": "3", "output": "15", "cache_read": "0.30", "cache_write": "3.75"
+    },
+    "claude-sonnet-4-5": {
+        "input": "3", "output": "15", "cache_read": "0.30", "cache_write": "3.75"
+    },
+    "claude-haiku-4-5": {
+        "input": "1", "output": "5", "cache_read": "0.10", "cache_write": "1.25"
+    },
+}  # fmt: skip
 
 CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)

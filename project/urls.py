@@ -9,6 +9,7 @@ from django.urls import include, path
 
 from documents import api as documents_api
 from documents import views as documents_views
+from project import console
 from search import api as search_api
 
 api_v1 = [
@@ -26,6 +27,11 @@ api_v1 = [
     path("search", search_api.search, name="api-search"),
     path("ask", search_api.ask, name="api-ask"),
     path("answers/<str:code>", search_api.answer_detail, name="api-answer"),
+    path(
+        "answers/<str:code>/feedback",
+        search_api.answer_feedback,
+        name="api-answer-feedback",
+    ),
 ]
 
 urlpatterns = [
@@ -34,7 +40,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("documents/", include("documents.urls")),
     path("ask/", include("search.urls")),
+    path("", include("documents.team_urls")),
     path("api/v1/", include(api_v1)),
     path("healthz", documents_views.healthz, name="healthz"),
+    path("admin/cairn/", include(console.urls())),
     path("admin/", admin.site.urls),
 ]

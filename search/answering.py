@@ -68,10 +68,21 @@ class Result:
     web_fetches: list[dict[str, Any]] = field(default_factory=list)
 
 
-def answer_question(*, workspace: Workspace, user: Any, text: str) -> Answer:
+def answer_question(
+    *,
+    workspace: Workspace,
+    user: Any,
+    text: str,
+    document_ids: list[str] | None = None,
+) -> Answer:
     """Retrieve, answer (Claude or offline), and store the cited answer."""
     started = time.monotonic()
-    hits = chunk_search(workspace_id=workspace.id, query=text, top_k=default_top_k())
+    hits = chunk_search(
+        workspace_id=workspace.id,
+        query=text,
+        top_k=default_top_k(),
+        document_ids=document_ids,
+    )
     web_tool = web_fetch.tool_for(workspace, text) if files_api.online() else None
     if not hits and web_tool is None:
         result = Result(mode=_mode(), model="", segments=[Segment(NOT_FOUND)])

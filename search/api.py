@@ -9,8 +9,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from documents.api_auth import ApiError, api_view
-from documents.services import workspace_default_for_user
-from search import answering, selectors
+from documents.models import Workspace
+from documents.permissions import VIEWER, require_role
+from documents.selectors import document_ids_for_filter, workspace_for_request
+from search import answering, selectors, services
 from search.retrieval import chunk_search
 
 MAX_QUESTION_CHARS = 4000
@@ -39,6 +41,30 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
+def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApiError(400, "invalid_request", f"'{name}' must be a list of strings.")
+    return value
+
+
+def _scope(
+    request: HttpRequest, body: dict[str, Any]
+) -> tuple[Workspace, list[str] | None]:
+    """The workspace (viewer or higher) and the document ids a request names."""
+    workspace = workspace_for_request(request)
+    require_role(user=request.user, workspace=workspace, role=VIEWER)
+    document_ids = document_ids_for_filter(
+        user=request.user,
+        workspace=workspace,
+        document_ids=_string_list(body, "document_ids"),
+        tags=_string_list(body, "tags"),
+    )
+    return workspace, document_ids
+
+
 @api_view(("POST",))
 def search(request: HttpRequest) -> HttpResponse:
     """Hybrid search over the workspace's chunks."""
@@ -49,8 +75,13 @@ def search(request: HttpRequest) -> HttpResponse:
         raise ApiError(
             400, "invalid_request", "'top_k' must be an integer from 1 to 100."
         )
-    workspace = workspace_default_for_user(user=request.user)
-    hits = chunk_search(workspace_id=workspace.id, query=query, top_k=top_k)
+    workspace, document_ids = _scope(request, body)
+    hits = chunk_search(
+        workspace_id=workspace.id,
+        query=query,
+        top_k=top_k,
+        document_ids=document_ids,
+    )
     results = []
     for hit in hits:
         row = asdict(hit)
@@ -62,10 +93,14 @@ def search(request: HttpRequest) -> HttpResponse:
 @api_view(("POST",))
 def ask(request: HttpRequest) -> HttpResponse:
     """Answer a question from the workspace's documents, with citations."""
-    question = _text(_body(request), "question")
-    workspace = workspace_default_for_user(user=request.user)
+    body = _body(request)
+    question = _text(body, "question")
+    workspace, document_ids = _scope(request, body)
     answer = answering.answer_question(
-        workspace=workspace, user=request.user, text=question
+        workspace=workspace,
+        user=request.user,
+        text=question,
+        document_ids=document_ids,
     )
     answer = selectors.answer_get_for_user(user=request.user, code=answer.code)
     return JsonResponse(selectors.answer_json(answer))
@@ -76,3 +111,31 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
     """A stored answer with its citations."""
     answer = selectors.answer_get_for_user(user=request.user, code=code)
     return JsonResponse(selectors.answer_json(answer))
+
+
+@api_view(("POST",))
+def answer_feedback(request: HttpRequest, code: str) -> HttpResponse:
+    """Mark an answer helpful or not, with an optional comment."""
+    answer = selectors.answer_get_for_user(user=request.user, code=code)
+    body = _body(request)
+    helpful = body.get("helpful")
+    if not isinstance(helpful, bool):
+        raise ApiError(400, "invalid_request", "'helpful' must be true or false.")
+    comment = body.get("comment", "")
+    if not isinstance(comment, str) or len(comment) > services.MAX_COMMENT_CHARS:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"'comment' must be a string of at most "
+            f"{services.MAX_COMMENT_CHARS} characters.",
+        )
+    feedback = services.feedback_record(
+        answer=answer, user=request.user, helpful=helpful, comment=comment
+    )
+    return JsonResponse(
+        {
+            "answer_id": str(answer.code),
+            "helpful": feedback.helpful,
+            "comment": feedback.comment,
+        }
+    )

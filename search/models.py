@@ -96,3 +96,29 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.ordinal}] {self.cited_text[:60]}"
+
+
+class Feedback(models.Model):
+    """A user's verdict on an answer: helpful or not, with an optional comment."""
+
+    answer = models.ForeignKey(
+        Answer, on_delete=models.CASCADE, related_name="feedback"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    helpful = models.BooleanField()
+    comment = models.TextField(blank=True, max_length=2000)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["answer", "user"], name="unique_feedback_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{'helpful' if self.helpful else 'not helpful'}: {self.answer}"

@@ -16,6 +16,7 @@ CANDIDATES = 50
 _DENSE_SQL = """
 SELECT id FROM documents_chunk
 WHERE workspace_id = %s AND embedding IS NOT NULL
+  AND (%s::uuid[] IS NULL OR document_id = ANY(%s::uuid[]))
 ORDER BY embedding <=> %s::vector
 LIMIT %s
 """
@@ -31,6 +32,7 @@ WITH q AS (
 )
 SELECT c.id FROM documents_chunk c, q
 WHERE c.workspace_id = %s AND c.search_vector @@ q.query
+  AND (%s::uuid[] IS NULL OR c.document_id = ANY(%s::uuid[]))
 ORDER BY ts_rank_cd(c.search_vector, q.query, 1) DESC, c.id
 LIMIT %s
 """
@@ -56,7 +58,12 @@ def vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{value:.7g}" for value in vector) + "]"
 
 
-def dense_ids(workspace_id: int, vector: list[float], limit: int) -> list[int]:
+def dense_ids(
+    workspace_id: int,
+    vector: list[float],
+    limit: int,
+    document_ids: list[str] | None = None,
+) -> list[int]:
     """Chunk ids nearest to vector by cosine, within one workspace."""
     with transaction.atomic(), connection.cursor() as cursor:
         # Iterative scans keep the workspace filter from starving the result:
@@ -64,14 +71,21 @@ def dense_ids(workspace_id: int, vector: list[float], limit: int) -> list[int]:
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         ef_search = max(40, min(limit * 2, 400))
         cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search:d}")
-        cursor.execute(_DENSE_SQL, [workspace_id, vector_literal(vector), limit])
+        cursor.execute(
+            _DENSE_SQL,
+            [workspace_id, document_ids, document_ids, vector_literal(vector), limit],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
-def text_ids(workspace_id: int, query: str, limit: int) -> list[int]:
+def text_ids(
+    workspace_id: int, query: str, limit: int, document_ids: list[str] | None = None
+) -> list[int]:
     """Chunk ids matching any query word, best full-text rank first."""
     with connection.cursor() as cursor:
-        cursor.execute(_TEXT_SQL, [query, workspace_id, limit])
+        cursor.execute(
+            _TEXT_SQL, [query, workspace_id, document_ids, document_ids, limit]
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -84,16 +98,26 @@ def fuse(rankings: list[list[int]], *, k: int = RRF_K) -> list[tuple[int, float]
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def chunk_search(*, workspace_id: int, query: str, top_k: int) -> list[Hit]:
-    """Return the best top_k chunks of one workspace for a query."""
+def chunk_search(
+    *,
+    workspace_id: int,
+    query: str,
+    top_k: int,
+    document_ids: list[str] | None = None,
+) -> list[Hit]:
+    """Return the best top_k chunks of one workspace for a query.
+
+    document_ids, when given, limits the search to those documents (an empty
+    list finds nothing); the filter is in the SQL, not applied afterwards.
+    """
     query = query.strip()
-    if not query:
+    if not query or document_ids == []:
         return []
     vector = get_embedder().embed_query(query)
     fused = fuse(
         [
-            dense_ids(workspace_id, vector, CANDIDATES),
-            text_ids(workspace_id, query, CANDIDATES),
+            dense_ids(workspace_id, vector, CANDIDATES, document_ids),
+            text_ids(workspace_id, query, CANDIDATES, document_ids),
         ]
     )[:top_k]
     return _hits(workspace_id, fused)

@@ -11,4 +11,5 @@ app_name = "search"
 urlpatterns = [
     path("", views.ask, name="ask"),
     path("answers/<uuid:code>/", views.answer_detail, name="answer"),
+    path("answers/<uuid:code>/feedback", views.answer_feedback, name="feedback"),
 ]

@@ -17,3 +17,10 @@ def make_user(**fields: Any) -> Any:
     fields.setdefault("username", f"user{number}")
     fields.setdefault("email", f"{fields['username']}@example.com")
     return get_user_model().objects.create_user(password=PASSWORD, **fields)
+
+
+def join(user: Any, workspace: Any, role: str) -> Any:
+    """Make `user` a member of `workspace` with `role`."""
+    from documents.models import Membership
+
+    return Membership.objects.create(user=user, workspace=workspace, role=role)

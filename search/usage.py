@@ -1,0 +1,137 @@
+"""Token usage and its estimated cost, per day, workspace and user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from search.models import Answer
+
+MILLION = Decimal(1_000_000)
+KINDS = ("input", "output", "cache_read", "cache_write")
+
+
+def price_for(model: str) -> dict[str, Decimal] | None:
+    """Dollars per million tokens of each kind for a model, or None if unpriced.
+
+    A dated model id ("claude-sonnet-4-5-20250929") takes its family's price.
+    """
+    table: dict[str, dict[str, str]] = settings.CLAUDE_PRICES
+    for name in sorted(table, key=len, reverse=True):
+        if model == name or model.startswith(name + "-"):
+            return {kind: Decimal(table[name][kind]) for kind in KINDS}
+    return None
+
+
+def estimate_cost(
+    model: str, input: int, output: int, cache_read: int, cache_write: int
+) -> Decimal:
+    """Estimated US dollars for a call's tokens; zero for an unpriced model."""
+    price = price_for(model)
+    if price is None:
+        return Decimal(0)
+    total = (
+        input * price["input"]
+        + output * price["output"]
+        + cache_read * price["cache_read"]
+        + cache_write * price["cache_write"]
+    )
+    return (total / MILLION).quantize(Decimal("0.000001"))
+
+
+@dataclass
+class Row:
+    """Usage summed over one group (a day, a workspace or a user)."""
+
+    key: Any
+    label: str
+    answers: int = 0
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_models: set[str] = field(default_factory=set)
+
+
+def _grouped(since: date, group: list[str]) -> list[dict[str, Any]]:
+    """Answers since a day, summed per group and model (cost depends on model)."""
+    return list(
+        Answer.objects.filter(created__date__gte=since)
+        .annotate(day=TruncDate("created"))
+        .values(*group, "model")
+        .annotate(
+            answers=Count("id"),
+            input=Sum("input_tokens"),
+            output=Sum("output_tokens"),
+            cache_read=Sum("cache_read_tokens"),
+            cache_write=Sum("cache_write_tokens"),
+        )
+        .order_by()
+    )
+
+
+def usage_by(group: str, *, days: int = 30) -> list[Row]:
+    """Usage of the last `days` days by "day", "workspace" or "user"."""
+    since = timezone.now().date() - timedelta(days=days - 1)
+    fields = {
+        "day": ["day"],
+        "workspace": ["question__workspace_id", "question__workspace__name"],
+        "user": ["question__user_id", "question__user__username"],
+    }[group]
+    rows: dict[Any, Row] = {}
+    if group == "day":
+        for offset in range(days):
+            day = since + timedelta(days=offset)
+            rows[day] = Row(key=day, label=day.isoformat())
+    for item in _grouped(since, fields):
+        key = item[fields[0]]
+        label = str(item[fields[-1]] if group != "day" else key)
+        row = rows.setdefault(key, Row(key=key, label=label or "(deleted)"))
+        row.answers += item["answers"]
+        for kind in KINDS:
+            setattr(row, kind, getattr(row, kind) + (item[kind] or 0))
+        if item["model"]:
+            row.cost += estimate_cost(
+                item["model"],
+                item["input"] or 0,
+                item["output"] or 0,
+                item["cache_read"] or 0,
+                item["cache_write"] or 0,
+            )
+            if price_for(item["model"]) is None:
+                row.unpriced_models.add(item["model"])
+    ordered = list(rows.values())
+    if group == "day":
+        return sorted(ordered, key=lambda r: r.key)
+    return sorted(ordered, key=lambda r: (-r.cost, -r.answers, r.label))
+
+
+def chart_bars(
+    rows: list[Row], *, width: int = 600, height: int = 120
+) -> list[dict[str, Any]]:
+    """Bars for an inline SVG chart of cost per day (no script, no CDN)."""
+    if not rows:
+        return []
+    peak = max(row.cost for row in rows) or Decimal(1)
+    step = width / len(rows)
+    bars = []
+    for index, row in enumerate(rows):
+        bar_height = float(row.cost / peak) * (height - 10)
+        bars.append(
+            {
+                "x": round(index * step + 1, 1),
+                "y": round(height - bar_height, 1),
+                "width": round(max(step - 2, 1), 1),
+                "height": round(bar_height, 1),
+                "label": f"{row.label}: ${row.cost:.4f}, {row.answers} answers",
+            }
+        )
+    return bars

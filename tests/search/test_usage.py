@@ -1,0 +1,93 @@
+"""Usage aggregation and the estimated cost from the price table."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from documents.models import Workspace
+from search.models import Answer, Question
+from search.usage import chart_bars, estimate_cost, price_for, usage_by
+from tests.factories import make_user
+
+
+def _answer(
+    workspace: Any, user: Any, model: str, days_ago: int = 0, **tokens: int
+) -> Answer:
+    question = Question.objects.create(workspace=workspace, user=user, text="q")
+    answer = Answer.objects.create(
+        question=question, mode="claude", model=model, text="a", **tokens
+    )
+    when = timezone.now() - timedelta(days=days_ago)
+    Answer.objects.filter(id=answer.id).update(created=when)
+    return answer
+
+
+def test_estimate_cost_uses_the_price_table(settings: Any) -> None:
+    settings.CLAUDE_PRICES = {
+        "claude-x": {
+            "input": "3",
+            "output": "15",
+            "cache_read": "0.30",
+            "cache_write": "3.75",
+        }
+    }
+    cost = estimate_cost("claude-x", 1_000_000, 100_000, 2_000_000, 10_000)
+    assert cost == Decimal("3") + Decimal("1.5") + Decimal("0.6") + Decimal("0.0375")
+    # A dated id takes its family's price; an unknown model costs nothing.
+    assert price_for("claude-x-20250101") == price_for("claude-x")
+    assert price_for("claude-xy") is None
+    assert estimate_cost("gpt-4", 1_000_000, 0, 0, 0) == Decimal(0)
+
+
+def test_usage_is_summed_per_day_workspace_and_user(db: None, settings: Any) -> None:
+    settings.CLAUDE_PRICES = {
+        "claude-x": {"input": "1", "output": "2", "cache_read": "0", "cache_write": "0"}
+    }
+    alice, bob = make_user(), make_user()
+    red, blue = (
+        Workspace.objects.create(name="red"),
+        Workspace.objects.create(name="blue"),
+    )
+    _answer(red, alice, "claude-x", input_tokens=1_000_000, output_tokens=500_000)
+    _answer(red, bob, "claude-x", input_tokens=2_000_000, cache_read_tokens=7)
+    _answer(blue, bob, "claude-x", days_ago=2, output_tokens=1_000_000)
+    Answer.objects.create(
+        question=Question.objects.create(workspace=blue, user=alice, text="q"),
+        mode="offline",
+        text="a",
+    )
+    _answer(red, alice, "claude-x", days_ago=40, input_tokens=9_000_000)
+
+    by_day = usage_by("day", days=30)
+    assert len(by_day) == 30
+    today = by_day[-1]
+    assert today.answers == 3 and today.input == 3_000_000 and today.cache_read == 7
+    assert today.cost == Decimal("4")
+    assert by_day[-3].cost == Decimal("2") and by_day[-3].output == 1_000_000
+    assert sum(r.answers for r in by_day) == 4  # the 40-day-old one is out
+
+    workspaces = {r.label: r for r in usage_by("workspace", days=30)}
+    assert workspaces["red"].cost == Decimal("4") and workspaces["red"].answers == 2
+    assert workspaces["blue"].cost == Decimal("2") and workspaces["blue"].answers == 2
+    users = {r.label: r for r in usage_by("user", days=30)}
+    assert users[alice.username].cost == Decimal("2")
+    assert users[bob.username].cost == Decimal("4")
+    assert users[bob.username].output == 1_000_000
+
+    bars = chart_bars(by_day, height=120)
+    assert len(bars) == 30
+    assert bars[-1]["height"] == 110.0 and bars[-3]["height"] == 55.0
+    assert bars[0]["height"] == 0.0
+
+
+def test_an_unpriced_model_is_flagged(db: None, settings: Any) -> None:
+    settings.CLAUDE_PRICES = {}
+    user = make_user()
+    workspace = Workspace.objects.create(name="w")
+    _answer(workspace, user, "claude-new", input_tokens=10)
+    row = usage_by("workspace", days=1)[0]
+    assert row.cost == Decimal(0) and row.unpriced_models == {"claude-new"}

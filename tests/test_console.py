@@ -1,0 +1,109 @@
+"""The admin console: documents, ingestion health, usage, feedback."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from documents.models import Document
+from search import answering, services
+from tests.conftest import HANDBOOK, ingested
+from tests.factories import make_user
+
+
+@pytest.fixture
+def staff(db: None) -> Client:
+    client = Client()
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_console_pages_need_staff(user: Any, web: Client) -> None:
+    for path in ("/admin/cairn/health/", "/admin/cairn/usage/"):
+        response = web.get(path)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_health_shows_counts_failures_queue_and_workers(
+    staff: Client, broker: str
+) -> None:
+    user = make_user()
+    ready = ingested(user, "handbook.md", HANDBOOK.encode())
+    Document.objects.filter(id=ready.id).update(status="failed", error="Bad PDF: xref")
+    page = staff.get("/admin/cairn/health/").content.decode()
+    assert '<td data-status="failed">1</td>' in page
+    assert '<td data-status="ready">0</td>' in page
+    assert "Bad PDF: xref" in page
+    assert "Nothing is queued or processing." in page
+    # Redis answered LLEN for the default queue (other tests may have left
+    # messages in it); no worker is running here.
+    assert re.search(r"<td data-queue=\"celery\">\d+</td>", page), re.findall(
+        r"data-queue.{0,200}", page
+    )
+    assert '<td id="workers">0</td>' in page
+
+
+def test_usage_page_and_answer_admin_with_feedback(staff: Client) -> None:
+    user = make_user()
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    answer = answering.answer_question(
+        workspace=document.workspace, user=user, text="How many vacation days?"
+    )
+    services.feedback_record(answer=answer, user=user, helpful=False, comment="Vague")
+    usage = staff.get("/admin/cairn/usage/?days=7").content.decode()
+    assert 'id="usage-chart"' in usage and usage.count("<rect") == 7
+    assert user.username in usage
+    feedback_list = staff.get("/admin/search/feedback/").content.decode()
+    assert "Vague" in feedback_list and "How many vacation days?" in feedback_list
+    detail = staff.get(f"/admin/search/answer/{answer.id}/change/").content.decode()
+    assert "Retrieved chunks" in detail and "Employees get 25 days" in detail
+    assert "Vague" in detail
+    index = staff.get("/admin/").content.decode()
+    assert "/admin/cairn/health/" in index and "/admin/cairn/usage/" in index
+
+
+def test_document_admin_actions(staff: Client) -> None:
+    user = make_user()
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    listing = staff.get("/admin/documents/document/?status__exact=ready")
+    assert "handbook" in listing.content.decode()
+    staff.post(
+        "/admin/documents/document/",
+        {"action": "reembed", "_selected_action": [str(document.id)]},
+    )
+    assert Document.objects.get(id=document.id).status == "queued"
+    staff.post(
+        "/admin/documents/document/",
+        {"action": "delete_with_remote_file", "_selected_action": [str(document.id)]},
+    )
+    assert not Document.objects.filter(id=document.id).exists()
+
+
+def test_health_page_reports_a_broker_that_is_down(staff: Client) -> None:
+    from project.celery import app
+
+    original = app.conf.broker_url
+    app.conf["broker_url"] = "redis://127.0.0.1:1/0"
+    try:
+        page = staff.get("/admin/cairn/health/").content.decode()
+    finally:
+        app.conf["broker_url"] = original
+    assert re.search(r'<td data-queue="celery">error: ', page)
+    assert '<td id="workers">error: ' in page
+
+
+def test_health_page_counts_a_live_worker(worker: Any) -> None:
+    import time
+
+    from documents.health import live_workers
+
+    deadline = time.monotonic() + 60
+    while live_workers() == [] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    staff = Client()
+    staff.force_login(make_user(is_staff=True, is_superuser=True))
+    page = staff.get("/admin/cairn/health/").content.decode()
+    assert re.search(r'<td id="workers">1 · celery@', page)
