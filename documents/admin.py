@@ -9,7 +9,14 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from documents import services
-from documents.models import ApiToken, Document, Membership, Workspace
+from documents.models import (
+    ApiToken,
+    Document,
+    Membership,
+    RemoteFileTombstone,
+    ServicePause,
+    Workspace,
+)
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -89,3 +96,16 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "name", "prefix", "created", "last_used", "revoked"]
     readonly_fields = ["prefix", "key_hash", "created", "last_used"]
+
+
+@admin.register(RemoteFileTombstone)
+class RemoteFileTombstoneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["file_id", "reason", "attempts", "next_attempt", "last_error"]
+    readonly_fields = ["file_id", "reason", "attempts", "last_error", "created"]
+
+
+@admin.register(ServicePause)
+class ServicePauseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Deleting the pause resumes uploads once an admin has freed space."""
+
+    list_display = ["service", "until", "reason"]

@@ -132,8 +132,7 @@ def build_request(question: str, documents: list[Document]) -> dict[str, Any]:
 def claude_answer(question: str, hits: list[Hit]) -> Result:
     """Ask Claude with the hits' documents and map its citations back."""
     documents = _documents_for(hits)
-    request = build_request(question, documents)
-    message = claude.create_message(request, betas=[files_api.FILES_BETA])
+    message = _create_with_reupload(question, documents)
     segments = [
         Segment(
             text=block.get("text", ""),
@@ -149,7 +148,7 @@ def claude_answer(question: str, hits: list[Hit]) -> Result:
     usage = message.get("usage") or {}
     return Result(
         mode=Answer.Mode.CLAUDE,
-        model=str(message.get("model") or request["model"]),
+        model=str(message.get("model") or claude.model()),
         segments=segments or [Segment(NOT_FOUND)],
         usage={
             "input_tokens": int(usage.get("input_tokens") or 0),
@@ -157,6 +156,24 @@ def claude_answer(question: str, hits: list[Hit]) -> Result:
             "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
             "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
         },
+    )
+
+
+def _create_with_reupload(question: str, documents: list[Document]) -> dict[str, Any]:
+    """Ask Claude; if a referenced file is gone (404), re-upload it and retry once."""
+    import anthropic
+
+    from documents.files_services import document_reupload_missing
+
+    try:
+        return claude.create_message(
+            build_request(question, documents), betas=[files_api.FILES_BETA]
+        )
+    except anthropic.NotFoundError:
+        if not document_reupload_missing(documents=documents):
+            raise
+    return claude.create_message(
+        build_request(question, documents), betas=[files_api.FILES_BETA]
     )
 
 
