@@ -32,8 +32,9 @@ test: lint
 	@scripts/install-chromium || echo "warning: the browser tests need /usr/bin/chromium"
 	$(BIN)/python -m pytest
 
-$(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
+$(VENV)/.bench: requirements-bench.txt requirements-bench-nodeps.txt $(VENV)/.dev
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench-nodeps.txt
 	@touch $@
 
 bench: $(VENV)/.bench

@@ -10,7 +10,15 @@ from django.http import HttpRequest
 
 from documents import services
 from documents.forms import WorkspaceWebForm
-from documents.models import ApiToken, Document, Invitation, Membership, Workspace
+from documents.models import (
+    ApiToken,
+    Document,
+    Invitation,
+    Membership,
+    RemoteFileTombstone,
+    ServicePause,
+    Workspace,
+)
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -130,3 +138,16 @@ class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["role", "workspace"]
     search_fields = ["email"]
     readonly_fields = ["token", "accepted", "accepted_by", "created"]
+
+
+@admin.register(RemoteFileTombstone)
+class RemoteFileTombstoneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["file_id", "reason", "attempts", "next_attempt", "last_error"]
+    readonly_fields = ["file_id", "reason", "attempts", "last_error", "created"]
+
+
+@admin.register(ServicePause)
+class ServicePauseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Deleting the pause resumes uploads once an admin has freed space."""
+
+    list_display = ["service", "until", "reason"]

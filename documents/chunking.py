@@ -33,6 +33,9 @@ class ChunkSpec:
     page: int | None
     heading: str
     token_estimate: int
+    # Text that belongs with the chunk for embedding but is not part of its slice
+    # (a CSV header row repeated for every group of rows).
+    context: str = ""
 
 
 def estimate_tokens(text: str) -> int:
@@ -157,4 +160,46 @@ def chunk_text(
                 while back < index and pieces[index][1] - pieces[back][0] > limit:
                     back += 1
                 index = back
+    return chunks
+
+
+def chunk_rows(
+    text: str, row_ends: list[int], *, max_tokens: int = 350
+) -> list[ChunkSpec]:
+    """Cut a table (CSV) into groups of whole rows, each carrying the header.
+
+    The first row is the header: it is its own chunk and the `context` of every
+    other chunk, so each group of rows is embedded with its column names while
+    its offsets still slice exactly the rows. A row longer than the limit stays
+    whole in a chunk of its own: a record is never split.
+    """
+    limit = max(64, max_tokens * CHARS_PER_TOKEN)
+    rows: list[tuple[int, int]] = []
+    previous = 0
+    for end in row_ends:
+        left, right = _trimmed(text, previous, end)
+        if left < right:
+            rows.append((left, right))
+        previous = end
+    if not rows:
+        return []
+    header = text[rows[0][0] : rows[0][1]]
+    chunks = [ChunkSpec(rows[0][0], rows[0][1], None, "", estimate_tokens(header), "")]
+    index = 1
+    while index < len(rows):
+        start, end = rows[index]
+        index += 1
+        while index < len(rows) and rows[index][1] - start <= limit:
+            end = rows[index][1]
+            index += 1
+        chunks.append(
+            ChunkSpec(
+                start=start,
+                end=end,
+                page=None,
+                heading="",
+                token_estimate=estimate_tokens(text[start:end]),
+                context=header,
+            )
+        )
     return chunks

@@ -8,8 +8,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import random
+import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import lru_cache
 from typing import Protocol
 
@@ -18,10 +22,23 @@ from django.conf import settings
 from documents.chunking import estimate_tokens
 from documents.lexical import terms
 
-# Voyage's per-request limits are 1000 texts and 120k-1M tokens by model; our
-# token estimate is rough, so batches stay well inside the smallest budget.
-MAX_BATCH_TEXTS = 128
-MAX_BATCH_TOKENS = 60_000
+# Voyage's documented per-request limits: 1000 texts, and a token budget by model.
+MAX_BATCH_TEXTS = 1000
+MODEL_BATCH_TOKENS = {
+    "voyage-3.5": 320_000,
+    "voyage-3.5-lite": 1_000_000,
+    "voyage-3-large": 120_000,
+    "voyage-code-3": 120_000,
+    "voyage-finance-2": 120_000,
+    "voyage-law-2": 120_000,
+    "voyage-4": 320_000,
+    "voyage-4-lite": 1_000_000,
+    "voyage-4-large": 120_000,
+}
+DEFAULT_BATCH_TOKENS = 120_000
+# Our token count is an estimate; batches stay this far inside the budget.
+BATCH_SAFETY = 0.8
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class Embedder(Protocol):
@@ -36,16 +53,25 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-def batches(texts: Sequence[str]) -> list[list[str]]:
-    """Pack texts into request-sized batches by count and estimated tokens."""
+def count_tokens(text: str) -> int:
+    """A cautious token count: every word and mark, or four characters, a token."""
+    return max(len(_TOKEN.findall(text)), estimate_tokens(text))
+
+
+def batches(
+    texts: Sequence[str],
+    *,
+    max_texts: int = MAX_BATCH_TEXTS,
+    max_tokens: int = DEFAULT_BATCH_TOKENS,
+) -> list[list[str]]:
+    """Pack texts in order into request-sized batches by count and tokens."""
+    budget = int(max_tokens * BATCH_SAFETY)
     packed: list[list[str]] = []
     current: list[str] = []
     tokens = 0
     for text in texts:
-        cost = estimate_tokens(text)
-        if current and (
-            len(current) >= MAX_BATCH_TEXTS or tokens + cost > MAX_BATCH_TOKENS
-        ):
+        cost = count_tokens(text)
+        if current and (len(current) >= max_texts or tokens + cost > budget):
             packed.append(current)
             current, tokens = [], 0
         current.append(text)
@@ -100,7 +126,7 @@ class OfflineEmbedder:
 
 
 class VoyageEmbedder:
-    """Voyage embeddings through the voyageai SDK."""
+    """Voyage embeddings: packed batches, bounded concurrency, retried 429/5xx."""
 
     def __init__(
         self, *, api_key: str, base_url: str | None, model: str, dimensions: int
@@ -109,35 +135,73 @@ class VoyageEmbedder:
 
         self.name = model
         self.dimensions = dimensions
+        # Cairn retries (below) with backoff; the SDK's own retries would multiply.
         self._client = Client(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=settings.API_MAX_RETRIES,
-            timeout=60,
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=60
         )
 
     def _embed(self, texts: list[str], input_type: str) -> list[list[float]]:
-        result = self._client.embed(
-            texts,
-            model=self.name,
-            input_type=input_type,
-            truncation=True,
-            output_dimension=self.dimensions,
-        )
-        return [list(map(float, vector)) for vector in result.embeddings]
+        attempt = 0
+        while True:
+            try:
+                result = self._client.embed(
+                    texts,
+                    model=self.name,
+                    input_type=input_type,
+                    truncation=True,
+                    output_dimension=self.dimensions,
+                )
+            except Exception as exc:
+                if not _retryable(exc) or attempt >= settings.EMBED_MAX_RETRIES:
+                    raise
+                time.sleep(_backoff(attempt))
+                attempt += 1
+                continue
+            return [list(map(float, vector)) for vector in result.embeddings]
 
     def embed_documents(
         self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
     ) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for batch in batches(texts):
-            vectors.extend(self._embed(batch, "document"))
-            if on_batch is not None:
-                on_batch(len(vectors))
-        return vectors
+        packed = batches(
+            texts, max_tokens=MODEL_BATCH_TOKENS.get(self.name, DEFAULT_BATCH_TOKENS)
+        )
+        results: list[list[list[float]]] = [[] for _ in packed]
+        done = 0
+        workers = max(1, min(int(settings.EMBED_CONCURRENCY), len(packed)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                pool.submit(self._embed, batch, "document"): index
+                for index, batch in enumerate(packed)
+            }
+            for future in as_completed(futures):
+                index = futures[future]
+                results[index] = future.result()
+                done += len(results[index])
+                if on_batch is not None:
+                    on_batch(done)
+        return [vector for batch in results for vector in batch]
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed([text], "query")[0]
+
+
+def _retryable(exc: Exception) -> bool:
+    import voyageai.error
+
+    return isinstance(
+        exc,
+        voyageai.error.RateLimitError
+        | voyageai.error.ServiceUnavailableError
+        | voyageai.error.ServerError
+        | voyageai.error.APIConnectionError
+        | voyageai.error.Timeout,
+    )
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with equal jitter, as for the Files API."""
+    capped = min(float(settings.EMBED_BACKOFF_S) * (2.0**attempt), 60.0)
+    return capped / 2 + random.uniform(0, capped / 2)
 
 
 @lru_cache(maxsize=4)

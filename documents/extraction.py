@@ -6,16 +6,30 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Any
 
 import charset_normalizer
+
+from documents import formats
 
 PDF = "application/pdf"
 TEXT = "text/plain"
 MARKDOWN = "text/markdown"
 HTML = "text/html"
+CSV = "text/csv"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-TEXT_EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOWN}
-SUPPORTED_DESCRIPTION = "PDF, plain text (.txt) or Markdown (.md)"
+TEXT_EXTENSIONS = {
+    ".txt": TEXT,
+    ".text": TEXT,
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
+    ".csv": CSV,
+    ".tsv": CSV,
+    ".html": HTML,
+    ".htm": HTML,
+}
+SUPPORTED_DESCRIPTION = "PDF, Word (.docx), HTML, CSV, plain text or Markdown"
 
 # Magic numbers of common binary formats that must never be read as text.
 _BINARY_MAGIC = (
@@ -52,19 +66,33 @@ class Extracted:
 def detect_mime_type(filename: str, head: bytes) -> str:
     """Return the supported MIME type of a file from its content, or raise.
 
-    The extension only chooses between text flavours; the bytes decide
-    whether the file is a PDF, text, or something Cairn does not read.
+    The bytes decide whether the file is a PDF, a Word document, HTML, text, or
+    something Cairn does not read; the extension only chooses between text
+    flavours (plain, Markdown, CSV). `head` may be the whole file or its start.
     """
     extension = PurePath(filename).suffix.lower()
     if head.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-" or head[:1024].find(b"%PDF-") >= 0:
         return PDF
     if extension == ".pdf":
         raise ExtractionError("The file is named .pdf but is not a PDF.")
+    if head.startswith(b"PK\x03\x04") and (
+        b"word/" in head or (extension == ".docx" and b"[Content_Types].xml" in head)
+    ):
+        return DOCX
+    if extension == ".docx":
+        raise ExtractionError("The file is named .docx but is not a Word document.")
+    if extension == ".doc" or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ExtractionError(
+            "Old Word (.doc) and Office binary files are not supported; "
+            "save the file as .docx or PDF."
+        )
     if any(head.startswith(magic) for magic in _BINARY_MAGIC) or b"\x00" in head[:8192]:
         raise ExtractionError(
             f"Unsupported file type: this looks like a binary file. "
             f"Cairn reads {SUPPORTED_DESCRIPTION}."
         )
+    if formats.looks_like_html(head):
+        return HTML
     if extension in TEXT_EXTENSIONS:
         return TEXT_EXTENSIONS[extension]
     if extension == "":
@@ -83,13 +111,29 @@ def extract(
     """Extract the text of a file whose type detect_mime_type returned."""
     if mime_type == PDF:
         return _extract_pdf(data, on_page=on_page)
-    if mime_type in (TEXT, MARKDOWN):
+    if mime_type in (TEXT, MARKDOWN, CSV):
         return Extracted(text=decode_text(data), mime_type=mime_type)
+    if mime_type == DOCX:
+        return _extracted(_from_format(formats.docx_text, data), mime_type)
     if mime_type == HTML:
         from documents.html_text import html_to_text
 
-        return Extracted(text=decode_text(html_to_text(data).encode()), mime_type=HTML)
+        return _extracted(_from_format(html_to_text, data), mime_type)
     raise ExtractionError(f"Unsupported file type {mime_type}.")
+
+
+def _from_format(reader: Callable[[Any], str], source: Any) -> str:
+    try:
+        return reader(source)
+    except formats.FormatError as exc:
+        raise ExtractionError(str(exc)) from exc
+
+
+def _extracted(text: str, mime_type: str) -> Extracted:
+    text = normalise(text)
+    if not text.strip():
+        raise ExtractionError("The file has no text.")
+    return Extracted(text=text, mime_type=mime_type)
 
 
 def decode_text(data: bytes) -> str:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 
 if TYPE_CHECKING:
     import anthropic
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FILES_BETA = "files-api-2025-04-14"
 _FORBIDDEN = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
@@ -20,6 +28,10 @@ _FORBIDDEN = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
 
 class FileTooLarge(Exception):
     """The Files API refused the file for its size; the document stays searchable."""
+
+
+class StorageFull(Exception):
+    """The organisation's Files API storage is full; uploads pause."""
 
 
 def online() -> bool:
@@ -52,40 +64,159 @@ def remote_filename(original_name: str, *, as_text: bool) -> str:
     return stem[: 255 - len(suffix)] + suffix
 
 
+def _files() -> Any:
+    """The beta Files resource without SDK retries: _call retries, rate-limited."""
+    return client().with_options(max_retries=0).beta.files
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the server asked us to wait (retry-after-ms or retry-after)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000.0
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(headers["retry-after"])
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, float(moment.timestamp()) - time.time())
+    return None
+
+
+def retryable(exc: Exception) -> bool:
+    """429, 408, 409, 5xx and connection failures are worth another try."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIConnectionError):
+        return True
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def backoff_delay(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with equal jitter; a server's retry-after wins if longer."""
+    base = float(settings.FILES_API_BACKOFF_S) * (2.0**attempt)
+    capped = min(base, float(settings.FILES_API_BACKOFF_MAX_S))
+    delay = capped / 2 + random.uniform(0, capped / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, float(settings.FILES_API_BACKOFF_MAX_S)))
+    return delay
+
+
+def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
+    """Run one Files API call under the shared rate limit, retrying transient errors."""
+    from documents.ratelimit import files_api_limiter
+
+    limiter = files_api_limiter()
+    retries = settings.FILES_API_MAX_RETRIES if retries is None else retries
+    attempt = 0
+    while True:
+        limiter.acquire()
+        try:
+            return operation()
+        except Exception as exc:
+            if not retryable(exc) or attempt >= retries:
+                raise
+            delay = backoff_delay(attempt, _retry_after(exc))
+            log.info("Files API: %s; retry %d in %.2fs", exc, attempt + 1, delay)
+            time.sleep(delay)
+            attempt += 1
+
+
+def _mapped(exc: Exception) -> Exception | None:
+    """Turn an API refusal into the error Cairn acts on, if it is one we map."""
+    import anthropic
+
+    if not isinstance(exc, anthropic.APIStatusError):
+        return None
+    message = str(getattr(exc, "api_message", "") or exc).lower()
+    code = getattr(exc, "error_code", None)
+    if exc.status_code == 413 or "context window" in message:
+        return FileTooLarge(
+            "The Files API refused the file as too large "
+            f"({exc.status_code}: {getattr(exc, 'api_message', '') or exc})."
+        )
+    if code == "storage_quota_exceeded" or (
+        exc.status_code == 403 and "storage" in message
+    ):
+        return StorageFull(
+            "The organisation's Files API storage is full; uploads are paused "
+            "until an admin frees space."
+        )
+    return None
+
+
 def upload(*, original_name: str, data: bytes, mime_type: str) -> str:
     """Upload a file and return its file_id.
 
     PDFs go up as PDFs (page citations); everything else goes up as the
     extracted UTF-8 text, so char_location citations index into Cairn's text.
     """
-    import anthropic
-
     as_text = mime_type != "application/pdf"
     name = remote_filename(original_name, as_text=as_text)
     try:
-        result = client().beta.files.upload(
-            file=(name, data, "text/plain" if as_text else mime_type),
-            betas=[FILES_BETA],
+        result = call(
+            lambda: _files().upload(
+                file=(name, data, "text/plain" if as_text else mime_type),
+                betas=[FILES_BETA],
+            )
         )
-    except anthropic.APIStatusError as exc:
-        if exc.status_code == 413:
-            raise FileTooLarge("The Files API refused the file as too large.") from exc
+    except Exception as exc:
+        mapped = _mapped(exc)
+        if mapped is not None:
+            raise mapped from exc
         raise
-    return result.id
+    return str(result.id)
 
 
-def delete(file_id: str) -> None:
+def delete(file_id: str, *, retries: int | None = None) -> None:
     """Delete a remote file; a file already gone counts as deleted."""
     import anthropic
 
     with contextlib.suppress(anthropic.NotFoundError):
-        client().beta.files.delete(file_id, betas=[FILES_BETA])
+        call(lambda: _files().delete(file_id, betas=[FILES_BETA]), retries=retries)
 
 
-def list_files() -> list[tuple[str, str, datetime]]:
-    """Every remote file as (file_id, filename, created), following pagination."""
-    # The SDK's page iterator fetches the next pages as the loop reaches them.
+def exists(file_id: str) -> bool:
+    """Tell whether a remote file is still there."""
+    import anthropic
+
+    try:
+        call(lambda: _files().retrieve_metadata(file_id, betas=[FILES_BETA]))
+    except anthropic.NotFoundError:
+        return False
+    return True
+
+
+def find_upload(name: str, size: int, since: datetime) -> list[str]:
+    """Ids of remote files with this name and size created since `since`."""
     return [
-        (item.id, item.filename, item.created_at)
-        for item in client().beta.files.list(betas=[FILES_BETA], limit=1000)
+        file_id
+        for file_id, filename, created, file_size in _remote_metadata()
+        if filename == name
+        and file_size == size
+        and (created is None or created >= since)
     ]
+
+
+def remote_files() -> Iterator[tuple[str, str, datetime | None]]:
+    """Every remote file as (id, filename, created), page by page, rate-limited."""
+    for file_id, filename, created, _size in _remote_metadata():
+        yield file_id, filename, created
+
+
+def _remote_metadata() -> Iterator[tuple[str, str, datetime | None, int]]:
+    page = call(lambda: _files().list(betas=[FILES_BETA], limit=100))
+    while True:
+        for item in page.data:
+            yield str(item.id), str(item.filename), item.created_at, item.size_bytes
+        if not page.has_next_page():
+            return
+        page = call(page.get_next_page)

@@ -9,6 +9,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 
@@ -128,6 +129,9 @@ class Document(models.Model):
     file_id = models.CharField(max_length=100, blank=True)
     # Why the Files API step was skipped ("offline", "too large", ...), if it was.
     files_api_note = models.CharField(max_length=200, blank=True)
+    # Set just before an upload; a redelivered task that finds it set (and no
+    # file_id) adopts the file the killed attempt uploaded instead of a second one.
+    upload_started = models.DateTimeField(null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
     # Free labels a question can be scoped to ("policy", "finance", ...).
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
@@ -225,3 +229,29 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.prefix}…"
+
+
+class RemoteFileTombstone(models.Model):
+    """A remote file Cairn still owes a delete; kept until the Files API confirms."""
+
+    file_id = models.CharField(max_length=100, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    next_attempt = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"delete {self.file_id} ({self.attempts} attempts)"
+
+
+class ServicePause(models.Model):
+    """An outside service Cairn stops calling until `until` (e.g. storage full)."""
+
+    service = models.CharField(max_length=40, unique=True)
+    until = models.DateTimeField()
+    reason = models.TextField()
+    created = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.service} paused until {self.until:%Y-%m-%d %H:%M}"

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from documents import chunking, extraction, files_api
+from documents import bulk, chunking, extraction, files_api, formats
 from documents.embeddings import get_embedder
 from documents.models import Chunk, Document, Membership, Workspace
 
@@ -156,11 +156,22 @@ def document_retry(*, document: Document) -> None:
 
 def document_delete(*, document: Document) -> None:
     """Delete a document, its chunks, its original and its remote file."""
+    from documents.files_services import remote_file_forget, tombstones_drain
+
     file_id = document.file_id
-    if file_id and files_api.online():
-        files_api.delete(file_id)
+    with transaction.atomic():
+        if file_id:
+            # A tombstone, not a bare call: the delete stays owed if the Files
+            # API is down now; the periodic drain retries it with backoff.
+            remote_file_forget(file_id=file_id, reason=f"deleted {document.id}")
+        document.delete()
     document.original.delete(save=False)
-    document.delete()
+    if file_id and files_api.online():
+        try:
+            # One quick attempt now, so the common case leaves nothing behind.
+            tombstones_drain(file_ids=[file_id], retries=0)
+        except Exception:
+            log.exception("remote file %s stays tombstoned", file_id)
 
 
 def requeue_stale() -> int:
@@ -203,7 +214,13 @@ class _Progress:
         self.last = 0.0
 
     def __call__(
-        self, stage: str, done: int = 0, total: int = 1, *, force: bool = False
+        self,
+        stage: str,
+        done: int = 0,
+        total: int = 1,
+        *,
+        force: bool = False,
+        unit: str = "",
     ) -> None:
         now = time.monotonic()
         if not force and now - self.last < 0.3:
@@ -211,7 +228,15 @@ class _Progress:
         self.last = now
         low, high = _STAGES[stage]
         percent = low + (high - low) * done // max(total, 1)
-        label = f"{stage} {done}/{total}" if total > 1 else stage
+        # "extracting page 40/120", "embedding 300/900 chunks": what people read.
+        if total > 1 and unit == "page":
+            label = f"{stage} page {done}/{total}"
+        elif total > 1:
+            label = (
+                f"{stage} {done}/{total} {unit}s" if unit else f"{stage} {done}/{total}"
+            )
+        else:
+            label = stage
         Document.objects.filter(id=self.document_id).update(
             stage=label, progress=percent, updated=timezone.now()
         )
@@ -240,34 +265,48 @@ def _document_lock(document_id: Any) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def document_ingest(*, document_id: Any) -> None:
-    """Run the whole pipeline for one document; safe to run twice."""
+def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
+    """Run the pipeline, or one stage of it, for one document; safe to run twice.
+
+    Stages: "extract" (CPU-bound: read the file, store its text), "index"
+    (network-bound: chunk, upload, embed, store chunks) or "all". Returns whether
+    the document is ready for the next stage.
+    """
     with _document_lock(document_id) as locked:
         if not locked:
             log.info("document %s is being ingested by another worker", document_id)
-            return
-        claimed = Document.objects.filter(
-            id=document_id,
-            status__in=[Document.Status.QUEUED, Document.Status.PROCESSING],
-        ).update(
-            status=Document.Status.PROCESSING,
-            stage="extracting",
-            progress=0,
-            error="",
-            attempts=F("attempts") + 1,
-        )
-        if not claimed:
-            return
-        document = Document.objects.get(id=document_id)
+            return False
+        statuses = [Document.Status.PROCESSING]
+        if stage != "index":
+            statuses.append(Document.Status.QUEUED)
+        claimed = Document.objects.filter(id=document_id, status__in=statuses)
+        if stage != "index":
+            claimed.update(
+                status=Document.Status.PROCESSING,
+                stage="extracting",
+                progress=0,
+                error="",
+                attempts=F("attempts") + 1,
+            )
+        document = claimed.first()
+        if document is None:
+            return False
         try:
-            _ingest(document)
+            extracted = None
+            if stage != "index":
+                extracted = _extract(document)
+            if stage != "extract":
+                _index(document, extracted)
         except extraction.ExtractionError as exc:
             document_fail(document_id=document_id, reason=str(exc))
+            return False
         except TransientError:
             raise
         except Exception as exc:
             log.exception("ingestion of %s failed", document_id)
             document_fail(document_id=document_id, reason=f"Ingestion failed: {exc}")
+            return False
+        return True
 
 
 def document_fail(*, document_id: Any, reason: str) -> None:
@@ -294,7 +333,7 @@ def _transient(exc: Exception) -> bool:
     )
 
 
-def _ingest(document: Document) -> None:
+def _extract(document: Document) -> extraction.Extracted:
     progress = _Progress(document.id)
     if document.source_url and not document.original:
         from documents import web_documents
@@ -307,26 +346,33 @@ def _ingest(document: Document) -> None:
     extracted = extraction.extract(
         data,
         document.mime_type,
-        on_page=lambda done, total: progress("extracting", done, total),
+        on_page=lambda done, total: progress("extracting", done, total, unit="page"),
     )
     document.text = extracted.text
     document.page_starts = extracted.page_starts
     document.pages = extracted.pages
     document.save(update_fields=["text", "page_starts", "pages", "updated"])
+    return extracted
 
+
+def _index(document: Document, extracted: extraction.Extracted | None) -> None:
+    progress = _Progress(document.id)
+    if extracted is None:
+        if not document.text:
+            raise extraction.ExtractionError("The document was never extracted.")
+        extracted = extraction.Extracted(
+            text=document.text,
+            mime_type=document.mime_type,
+            page_starts=list(document.page_starts or []),
+        )
     progress("chunking", force=True)
-    specs = chunking.chunk_text(
-        extracted.text,
-        extracted.page_starts,
-        max_tokens=settings.CHUNK_TOKENS,
-        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
-    )
+    specs = chunk_extracted(extracted)
     if not specs:
         raise extraction.ExtractionError("The document has no text to index.")
 
     progress("uploading", force=True)
     try:
-        _upload_once(document, data if document.is_pdf else extracted.text.encode())
+        _upload_once(document)
     except Exception as exc:
         if _transient(exc):
             raise TransientError(str(exc)) from exc
@@ -338,14 +384,16 @@ def _ingest(document: Document) -> None:
     contextual = [
         " › ".join(part for part in (document.title, spec.heading) if part)
         + "\n"
+        + (spec.context + "\n" if spec.context else "")
         + text
         for spec, text in zip(specs, texts, strict=True)
     ]
     embedder = get_embedder()
-    progress("embedding", 0, len(texts), force=True)
+    progress("embedding", 0, len(texts), force=True, unit="chunk")
     try:
         vectors = embedder.embed_documents(
-            contextual, on_batch=lambda done: progress("embedding", done, len(texts))
+            contextual,
+            on_batch=lambda done: progress("embedding", done, len(texts), unit="chunk"),
         )
     except Exception as exc:
         if _transient(exc):
@@ -355,28 +403,27 @@ def _ingest(document: Document) -> None:
     _store_chunks(document, specs, texts, vectors, embedder.name)
 
 
-def _upload_once(document: Document, payload: bytes) -> None:
-    """Upload to the Files API unless this document already has its file."""
-    if document.file_id:
-        return
-    if not files_api.online():
-        document.files_api_note = "skipped: offline mode (no ANTHROPIC_API_KEY)"
-        document.save(update_fields=["files_api_note", "updated"])
-        return
-    try:
-        file_id = files_api.upload(
-            original_name=document.original_name,
-            data=payload,
-            mime_type=document.mime_type,
+def chunk_extracted(extracted: extraction.Extracted) -> list[chunking.ChunkSpec]:
+    """Chunk extracted text the way its format wants, sized by settings."""
+    if extracted.mime_type == extraction.CSV:
+        return chunking.chunk_rows(
+            extracted.text,
+            formats.csv_row_ends(extracted.text),
+            max_tokens=settings.CHUNK_TOKENS,
         )
-    except files_api.FileTooLarge as exc:
-        document.files_api_note = f"too large for the Files API: {exc}"
-        document.save(update_fields=["files_api_note", "updated"])
-        return
-    # Saved at once, so a crash after this point never uploads the file twice.
-    document.file_id = file_id
-    document.files_api_note = ""
-    document.save(update_fields=["file_id", "files_api_note", "updated"])
+    return chunking.chunk_text(
+        extracted.text,
+        extracted.page_starts,
+        max_tokens=settings.CHUNK_TOKENS,
+        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+    )
+
+
+def _upload_once(document: Document) -> None:
+    """Upload to the Files API unless this document already has its file."""
+    from documents.files_services import document_upload
+
+    document_upload(document=document)
 
 
 def _store_chunks(
@@ -386,9 +433,9 @@ def _store_chunks(
     vectors: list[list[float]],
     model: str,
 ) -> None:
-    rows = [
-        Chunk(
-            document=document,
+    rows = (
+        bulk.ChunkRow(
+            document_id=document.id,
             workspace_id=document.workspace_id,
             ordinal=ordinal,
             text=text,
@@ -402,11 +449,11 @@ def _store_chunks(
         for ordinal, (spec, text, vector) in enumerate(
             zip(specs, texts, vectors, strict=True)
         )
-    ]
+    )
     with transaction.atomic():
         # Replace, never append: a re-run leaves exactly one set of chunks.
         Chunk.objects.filter(document=document).delete()
-        Chunk.objects.bulk_create(rows, batch_size=500)
+        bulk.copy_chunks(rows)
         Document.objects.filter(id=document.id).update(
             status=Document.Status.READY,
             stage="ready",

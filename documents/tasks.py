@@ -37,8 +37,25 @@ class IngestTask(Task):  # type: ignore[type-arg]
     max_retries=5,
 )
 def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
-    """Ingest one document (extract, chunk, upload, embed, store)."""
-    services.document_ingest(document_id=document_id)
+    """Stage 1 on the CPU queue: extract the text, then hand over to stage 2."""
+    if services.document_ingest(document_id=document_id, stage="extract"):
+        ingest_index_task.delay(document_id)
+
+
+@shared_task(
+    base=IngestTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(services.TransientError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def ingest_index_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
+    """Stage 2 on the network queue: chunk, upload, embed and store."""
+    services.document_ingest(document_id=document_id, stage="index")
 
 
 @shared_task(acks_late=True)
@@ -53,3 +70,22 @@ def refresh_task(document_id: str) -> bool:
     from documents import web_documents
 
     return web_documents.document_refetch(document_id=document_id)
+
+
+@shared_task(acks_late=True)
+def drain_tombstones_task() -> int:
+    """Periodic: delete remote files still owed a delete; return how many remain."""
+    from documents.files_services import tombstones_drain
+
+    return tombstones_drain()[1]
+
+
+@shared_task(acks_late=True)
+def files_reconcile_task() -> dict[str, Any]:
+    """Periodic: report orphaned remote files and documents missing theirs."""
+    from documents.files_services import files_reconcile, reconcile_summary
+
+    report = files_reconcile(fix=False)
+    if report.orphans or report.missing:
+        log.warning("files reconcile: %s", report.summary())
+    return reconcile_summary(report)

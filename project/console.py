@@ -9,8 +9,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from documents import files_api, reconcile
+from documents import files_api
+from documents.files_services import files_reconcile
 from documents.health import ingestion_health
+from documents.models import Document
 from search import usage
 
 
@@ -47,20 +49,19 @@ def files(request: HttpRequest) -> HttpResponse:
     if not files_api.online():
         context["offline"] = True
         return TemplateResponse(request, "admin/cairn/files.html", context)
+    fix = request.method == "POST"
     try:
-        report = reconcile.files_report()
+        report = files_reconcile(fix=fix)
     except Exception as exc:
         context["error"] = f"The Files API did not answer: {exc}"
         return TemplateResponse(request, "admin/cairn/files.html", context)
-    if request.method == "POST":
-        deleted, requeued = reconcile.files_fix(report)
-        messages.success(
-            request,
-            f"Deleted {deleted} orphaned remote files; "
-            f"re-queued {requeued} documents to upload again.",
-        )
+    if fix:
+        messages.success(request, report.summary())
         return HttpResponseRedirect(request.path)
     context["report"] = report
+    context["missing"] = Document.objects.filter(id__in=report.missing).select_related(
+        "workspace"
+    )
     return TemplateResponse(request, "admin/cairn/files.html", context)
 
 

@@ -64,6 +64,7 @@ def main() -> int:
             python, "-m", "celery", "-A", "project", "worker", "--beat",
             "--loglevel", "INFO",
             "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
+            "--queues", settings.CELERY_QUEUES_ALL,
             "--schedule", str(var_dir / "celerybeat-schedule"),
         ]  # fmt: skip
         web = [

@@ -196,6 +196,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("INGEST_TIME_LIMIT_S", 1800)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 30)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# CPU-bound extraction and network-bound API calls wait in separate queues, so a
+# slow Files API never holds up extraction and a huge PDF never starves uploads.
+CPU_QUEUE = "ingest_cpu"
+IO_QUEUE = "ingest_io"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "documents.tasks.ingest_task": {"queue": CPU_QUEUE},
+    "documents.tasks.ingest_index_task": {"queue": IO_QUEUE},
+    "documents.tasks.drain_tombstones_task": {"queue": IO_QUEUE},
+    "documents.tasks.files_reconcile_task": {"queue": IO_QUEUE},
+}
+CELERY_QUEUES_ALL = f"celery,{CPU_QUEUE},{IO_QUEUE}"
 # A publish must fail fast when the broker is down, so an upload is never held
 # hostage by the queue; the sweeper re-queues what could not be sent.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0.2}
@@ -204,6 +216,14 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-documents": {
         "task": "documents.tasks.requeue_stale_task",
         "schedule": 60.0,
+    },
+    "drain-remote-file-tombstones": {
+        "task": "documents.tasks.drain_tombstones_task",
+        "schedule": 300.0,
+    },
+    "files-reconcile-report": {
+        "task": "documents.tasks.files_reconcile_task",
+        "schedule": float(env_int("FILES_RECONCILE_EVERY_S", 3600)),
     },
 }
 STALE_PROCESSING_MINUTES = env_int("STALE_PROCESSING_MINUTES", 30)
@@ -240,6 +260,19 @@ CLAUDE_PRICES: dict[str, dict[str, str]] = {
         "input": "1", "output": "5", "cache_read": "0.10", "cache_write": "1.25"
     },
 }  # fmt: skip
+
+# Voyage: batches in flight at once per document, and retries of 429/5xx.
+EMBED_CONCURRENCY = env_int("EMBED_CONCURRENCY", 4)
+EMBED_MAX_RETRIES = env_int("EMBED_MAX_RETRIES", 5)
+EMBED_BACKOFF_S = float(env_str("EMBED_BACKOFF_S", "1.0"))
+# Files API calls: one limit shared by every worker (in the broker's Redis), and
+# Cairn's own retries of 429/5xx with exponential backoff and jitter.
+FILES_API_RATE_PER_MINUTE = env_int("FILES_API_RATE_PER_MINUTE", 90)
+FILES_API_MAX_RETRIES = env_int("FILES_API_MAX_RETRIES", 5)
+FILES_API_BACKOFF_S = float(env_str("FILES_API_BACKOFF_S", "1.0"))
+FILES_API_BACKOFF_MAX_S = float(env_str("FILES_API_BACKOFF_MAX_S", "60"))
+# After a storage-full refusal, uploads pause this long (or until reconcile frees).
+FILES_API_PAUSE_MINUTES = env_int("FILES_API_PAUSE_MINUTES", 60)
 
 CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)

@@ -149,11 +149,7 @@ def claude_answer(
 ) -> Result:
     """Ask Claude with the hits' documents and map its citations back."""
     documents = _documents_for(hits)
-    request = build_request(question, documents)
-    betas = [files_api.FILES_BETA]
-    if web_tool is not None:
-        betas.append(web_fetch.add_to_request(request, web_tool))
-    message = claude.create_message(request, betas=betas)
+    message = _create_with_reupload(question, documents, web_tool=web_tool)
     fetches = web_fetch.parse_fetches(message.get("content", []))
     segments = [
         Segment(
@@ -172,7 +168,7 @@ def claude_answer(
     usage = message.get("usage") or {}
     return Result(
         mode=Answer.Mode.CLAUDE,
-        model=str(message.get("model") or request["model"]),
+        model=str(message.get("model") or claude.model()),
         segments=segments or [Segment(NOT_FOUND)],
         web_fetches=fetches,
         usage={
@@ -182,6 +178,29 @@ def claude_answer(
             "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
         },
     )
+
+
+def _create_with_reupload(
+    question: str, documents: list[Document], *, web_tool: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Ask Claude; if a referenced file is gone (404), re-upload it and retry once."""
+    import anthropic
+
+    from documents.files_services import document_reupload_missing
+
+    def send() -> dict[str, Any]:
+        request = build_request(question, documents)
+        betas = [files_api.FILES_BETA]
+        if web_tool is not None:
+            betas.append(web_fetch.add_to_request(request, web_tool))
+        return claude.create_message(request, betas=betas)
+
+    try:
+        return send()
+    except anthropic.NotFoundError:
+        if not document_reupload_missing(documents=documents):
+            raise
+    return send()
 
 
 def map_citation(

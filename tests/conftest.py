@@ -40,6 +40,13 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.VOYAGE_API_KEY = ""
     settings.VOYAGE_BASE_URL = None
     settings.API_MAX_RETRIES = 0
+    settings.FILES_API_MAX_RETRIES = 2
+    settings.EMBED_MAX_RETRIES = 2
+    settings.EMBED_BACKOFF_S = 0.01
+    # The shared limiter has its own tests; here it must not pace the suite.
+    settings.FILES_API_RATE_PER_MINUTE = 100_000
+    settings.FILES_API_BACKOFF_S = 0.01
+    settings.FILES_API_BACKOFF_MAX_S = 0.5
     settings.MEDIA_ROOT = str(tmp_path / "media")
     yield
     embeddings._cached_embedder.cache_clear()
@@ -48,9 +55,12 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
 
 @pytest.fixture
 def online(
-    settings: Any, fake_anthropic: FakeAnthropic, fake_voyage: FakeVoyage
+    settings: Any, fake_anthropic: FakeAnthropic, fake_voyage: FakeVoyage, broker: str
 ) -> Any:
-    """Point Cairn at the fake Anthropic and Voyage APIs, through the real SDKs."""
+    """Point Cairn at the fake Anthropic and Voyage APIs, through the real SDKs.
+
+    Files API calls pass the shared rate limiter in the tests' real Redis.
+    """
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.ANTHROPIC_BASE_URL = fake_anthropic.base_url
     settings.VOYAGE_API_KEY = "test-key"
@@ -159,34 +169,58 @@ def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
             time.sleep(0.1)
 
 
+def start_worker(
+    settings: Any,
+    broker: str,
+    *,
+    env: dict[str, str] | None = None,
+    prefork: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start a `celery worker` subprocess on the test database and broker."""
+    full_env = (
+        os.environ
+        | {
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker,
+            "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "CAIRN_SKIP_DOTENV": "1",
+            "ANTHROPIC_API_KEY": "",
+            "VOYAGE_API_KEY": "",
+        }
+        | (env or {})
+    )
+    pool = (
+        ["--pool", "prefork", "--concurrency", "1"] if prefork else ["--pool", "solo"]
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", *pool,
+         "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+         "--queues", django_settings.CELERY_QUEUES_ALL],
+        cwd=BASE_DIR,
+        env=full_env,
+    )  # fmt: skip
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Stop a worker started by start_worker and wait for its sessions to end."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    _wait_for_sessions_to_close()
+
+
 @pytest.fixture
 def worker(transactional_db: None, broker: str, settings: Any) -> Iterator[Any]:
     """A `celery worker` subprocess on the test database and broker."""
-    env = os.environ | {
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "CAIRN_SKIP_DOTENV": "1",
-        "ANTHROPIC_API_KEY": "",
-        "VOYAGE_API_KEY": "",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=BASE_DIR,
-        env=env,
-    )  # fmt: skip
+    process = start_worker(settings, broker)
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        _wait_for_sessions_to_close()
+        stop_worker(process)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -158,3 +158,24 @@ def test_progress_stages_are_recorded(user: Any, monkeypatch: Any) -> None:
     ingested(user, "report.pdf", make_pdf(PDF_PAGES))
     ordered = list(dict.fromkeys(stages))
     assert ordered == ["extracting", "chunking", "uploading", "embedding", "storing"]
+
+
+def test_progress_labels_say_what_is_done_of_what(user: Any, monkeypatch: Any) -> None:
+    from documents import services
+
+    labels: list[tuple[str, int]] = []
+    original = services._Progress.__call__
+
+    def spy(self: Any, stage: str, *args: Any, **kwargs: Any) -> None:
+        kwargs["force"] = True
+        original(self, stage, *args, **kwargs)
+        document = Document.objects.get(id=self.document_id)
+        labels.append((document.stage, document.progress))
+
+    monkeypatch.setattr(services._Progress, "__call__", spy)
+    ingested(user, "report.pdf", make_pdf([["One."], ["Two."], ["Three."]]))
+    stages = [label for label, _ in labels]
+    assert "extracting page 2/3" in stages
+    assert any(s.startswith("embedding ") and s.endswith(" chunks") for s in stages)
+    percents = [percent for _, percent in labels]
+    assert percents == sorted(percents)

@@ -63,10 +63,20 @@ def test_reingesting_keeps_one_remote_file(
     assert list(document.chunks.values_list("text", flat=True)) == chunks
 
 
-def test_an_overloaded_files_api_is_retried_not_failed(
+def test_an_overloaded_files_api_is_retried_with_backoff(
     online: Any, user: Any, fake_anthropic: FakeAnthropic
 ) -> None:
-    fake_anthropic.fail_next(529, "overloaded_error", "Overloaded", times=1)
+    fake_anthropic.fail_next(529, "overloaded_error", "Overloaded", times=2)
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    assert document.status == Document.Status.READY
+    assert len(fake_anthropic.files) == 1
+    assert len(_posts(fake_anthropic, "/v1/files")) == 3
+
+
+def test_a_files_api_down_past_the_retries_is_transient_for_celery(
+    online: Any, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.fail_next(503, "api_error", "Unavailable", times=3)
     with pytest.raises(TransientError):
         ingested(user, "handbook.md", HANDBOOK.encode())
     document = Document.objects.get()
@@ -102,7 +112,7 @@ def test_a_file_too_large_for_the_files_api_stays_searchable(
 def test_voyage_rate_limits_are_transient(
     online: Any, user: Any, fake_voyage: FakeVoyage
 ) -> None:
-    fake_voyage.fail_next(429, "rate_limit", "Too many requests", times=1)
+    fake_voyage.fail_next(429, "rate_limit", "Too many requests", times=3)
     with pytest.raises(TransientError):
         ingested(user, "handbook.md", HANDBOOK.encode())
 
