@@ -13,13 +13,15 @@ from documents import files_api
 from documents.files_services import files_reconcile
 from documents.health import ingestion_health
 from documents.models import Document
-from search import usage
+from search import claude, usage
 
 
 def health(request: HttpRequest) -> HttpResponse:
     """Counts by status, stuck and failed documents, queue lengths, workers."""
     context: dict[str, Any] = admin.site.each_context(request)
     context |= {"title": "Ingestion health"} | ingestion_health()
+    context["model_notice"] = claude.deprecation_notice()
+    context["claude_model"] = claude.model()
     return TemplateResponse(request, "admin/cairn/health.html", context)
 
 

@@ -25,6 +25,23 @@ def create_message(request: dict[str, Any], *, betas: list[str]) -> dict[str, An
     return result
 
 
+def deprecation_notice() -> str | None:
+    """The SDK's end-of-life date for the configured model, as a sentence, if any."""
+    try:
+        from anthropic._data import DEPRECATED_MODELS
+    except (
+        ImportError
+    ):  # the SDK moved its table; its own warning still reaches the log
+        return None
+    end_of_life = DEPRECATED_MODELS.get(model())
+    if end_of_life is None:
+        return None
+    return (
+        f"{model()} reaches end of life on {end_of_life} (anthropic SDK); "
+        "set CLAUDE_MODEL to a current model."
+    )
+
+
 def model() -> str:
     """The configured Claude model (CLAUDE_MODEL)."""
     return str(settings.CLAUDE_MODEL)

@@ -107,3 +107,15 @@ def test_health_page_counts_a_live_worker(worker: Any) -> None:
     staff.force_login(make_user(is_staff=True, is_superuser=True))
     page = staff.get("/admin/cairn/health/").content.decode()
     assert re.search(r'<td id="workers">1 · celery@', page)
+
+
+def test_health_page_warns_about_a_model_near_end_of_life(
+    staff: Client, settings: Any
+) -> None:
+    settings.CLAUDE_MODEL = "claude-sonnet-4-5"
+    page = staff.get("/admin/cairn/health/").content.decode()
+    assert 'id="model-notice"' in page
+    assert "claude-sonnet-4-5 reaches end of life on November 30th, 2026" in page
+    settings.CLAUDE_MODEL = "claude-sonnet-4-6"
+    page = staff.get("/admin/cairn/health/").content.decode()
+    assert 'id="model-notice"' not in page
