@@ -61,6 +61,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean, not {value!r}")
 
 
+def env_float(name: str, default: float) -> float:
+    """Return a decimal number variable."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+
+
 def env_int(name: str, default: int) -> int:
     """Return an integer variable."""
     value = os.environ.get(name)
@@ -224,6 +235,38 @@ CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
 SEARCH_TOP_K = env_int("SEARCH_TOP_K", 8)
 ANSWER_MAX_DOCUMENTS = env_int("ANSWER_MAX_DOCUMENTS", 5)
+
+# Retrieval: reciprocal rank fusion of dense (HNSW) and full-text rankings.
+SEARCH_RRF_K = env_int("SEARCH_RRF_K", 60)
+SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 1.0)
+SEARCH_TEXT_WEIGHT = env_float("SEARCH_TEXT_WEIGHT", 1.0)
+# How many candidates each ranking contributes to the fusion (and to the reranker).
+SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 50)
+# HNSW candidate list; iterative scans extend it when a filter drops rows.
+SEARCH_EF_SEARCH = env_int("SEARCH_EF_SEARCH", 100)
+# Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
+RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
+
+# The Claude request: documents are sent whole while their estimated tokens fit
+# this budget, otherwise only the retrieved chunks are sent.
+ANSWER_CONTEXT_BUDGET_TOKENS = env_int("ANSWER_CONTEXT_BUDGET_TOKENS", 60_000)
+# Earlier turns of a conversation carried into a follow-up request.
+CONVERSATION_MAX_TURNS = env_int("CONVERSATION_MAX_TURNS", 6)
+# US dollars per million tokens: input, output, cache read, cache write (5 min).
+CLAUDE_PRICES: dict[str, dict[str, float]] = {
+    "claude-sonnet-4-6": {
+        "input": 3.0, "output": 15.0, "cache_read": 0.30, "cache_write": 3.75
+    },
+    "claude-sonnet-4-5": {
+        "input": 3.0, "output": 15.0, "cache_read": 0.30, "cache_write": 3.75
+    },
+    "claude-opus-4-1": {
+        "input": 15.0, "output": 75.0, "cache_read": 1.50, "cache_write": 18.75
+    },
+    "claude-haiku-4-5": {
+        "input": 1.0, "output": 5.0, "cache_read": 0.10, "cache_write": 1.25
+    },
+}
 
 LOGGING: dict[str, Any] = {
     "version": 1,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 
-from documents.embeddings import get_embedder
-
-RRF_K = 60
-CANDIDATES = 50
+from documents.embeddings import OfflineEmbedder, get_embedder
+from documents.lexical import STOP_WORDS, stem, words
+from search.reranking import get_reranker
 
 _DENSE_SQL = """
 SELECT id FROM documents_chunk
@@ -20,7 +20,8 @@ ORDER BY embedding <=> %s::vector
 LIMIT %s
 """
 
-# Any query word may match (OR), ranked by cover density; a question rarely
+# Any query word may match (OR), ranked by ts_rank (term
+# frequency, length-normalised; cover density ranks OR queries poorly); a question rarely
 # has every one of its words in the passage that answers it.
 _TEXT_SQL = """
 WITH q AS (
@@ -31,7 +32,7 @@ WITH q AS (
 )
 SELECT c.id FROM documents_chunk c, q
 WHERE c.workspace_id = %s AND c.search_vector @@ q.query
-ORDER BY ts_rank_cd(c.search_vector, q.query, 1) DESC, c.id
+ORDER BY ts_rank(c.search_vector, q.query, 1) DESC, c.id
 LIMIT %s
 """
 
@@ -62,8 +63,8 @@ def dense_ids(workspace_id: int, vector: list[float], limit: int) -> list[int]:
         # Iterative scans keep the workspace filter from starving the result:
         # the index is walked further until `limit` rows pass the filter.
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        ef_search = max(40, min(limit * 2, 400))
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search:d}")
+        ef_search = max(int(settings.SEARCH_EF_SEARCH), limit)
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {min(ef_search, 1000):d}")
         cursor.execute(_DENSE_SQL, [workspace_id, vector_literal(vector), limit])
         return [row[0] for row in cursor.fetchall()]
 
@@ -75,13 +76,75 @@ def text_ids(workspace_id: int, query: str, limit: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def fuse(rankings: list[list[int]], *, k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: sum 1/(k + rank) over the lists an id appears in."""
+def fuse(
+    rankings: list[list[int]],
+    *,
+    k: int = 60,
+    weights: list[float] | None = None,
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: sum w/(k + rank) over the lists holding an id."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for index, ranking in enumerate(rankings):
+        weight = 1.0 if weights is None else weights[index]
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+_DF_SQL = """
+SELECT word, (
+    SELECT count(*) FROM documents_chunk c
+    WHERE c.workspace_id = %s AND c.search_vector @@ plainto_tsquery('english', word)
+) FROM unnest(%s::text[]) AS word
+"""
+
+
+def term_idf(workspace_id: int, query: str) -> dict[str, float]:
+    """BM25's inverse document frequency of the query's terms in this workspace.
+
+    Learned from the workspace's own chunks, so the lexical embedder can stress
+    the words that tell its passages apart.
+    """
+    wanted = sorted({w for w in words(query) if w not in STOP_WORDS and len(w) > 1})
+    if not wanted:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM documents_chunk WHERE workspace_id = %s",
+            [workspace_id],
+        )
+        total = int(cursor.fetchone()[0])
+        cursor.execute(_DF_SQL, [workspace_id, wanted])
+        rows = cursor.fetchall()
+    idf: dict[str, float] = {}
+    for word, df in rows:
+        weight = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+        idf[stem(word)] = max(idf.get(stem(word), 0.0), weight)
+    return idf
+
+
+def query_vector(workspace_id: int, query: str) -> list[float]:
+    """Embed a query; the offline embedder weighs its terms by workspace IDF."""
+    embedder = get_embedder()
+    if isinstance(embedder, OfflineEmbedder):
+        return embedder.embed_query(query, idf=term_idf(workspace_id, query))
+    return embedder.embed_query(query)
+
+
+def hybrid_ids(
+    workspace_id: int, query: str, *, candidates: int | None = None
+) -> list[tuple[int, float]]:
+    """Fused dense and full-text ranking of one workspace's chunks, best first."""
+    limit = int(candidates or settings.SEARCH_CANDIDATES)
+    vector = query_vector(workspace_id, query)
+    return fuse(
+        [dense_ids(workspace_id, vector, limit), text_ids(workspace_id, query, limit)],
+        k=int(settings.SEARCH_RRF_K),
+        weights=[
+            float(settings.SEARCH_DENSE_WEIGHT),
+            float(settings.SEARCH_TEXT_WEIGHT),
+        ],
+    )
 
 
 def chunk_search(*, workspace_id: int, query: str, top_k: int) -> list[Hit]:
@@ -89,14 +152,14 @@ def chunk_search(*, workspace_id: int, query: str, top_k: int) -> list[Hit]:
     query = query.strip()
     if not query:
         return []
-    vector = get_embedder().embed_query(query)
-    fused = fuse(
-        [
-            dense_ids(workspace_id, vector, CANDIDATES),
-            text_ids(workspace_id, query, CANDIDATES),
-        ]
-    )[:top_k]
-    return _hits(workspace_id, fused)
+    fused = hybrid_ids(workspace_id, query)
+    reranker = get_reranker()
+    if reranker is None or len(fused) < 2:
+        return _hits(workspace_id, fused[:top_k])
+    # The reranker reads the fused top candidates and decides the final order.
+    hits = _hits(workspace_id, fused[: int(settings.SEARCH_CANDIDATES)])
+    order = reranker.rerank(query, [hit.text for hit in hits])
+    return [hits[i] for i in order[:top_k]]
 
 
 def _hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:

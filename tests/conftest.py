@@ -23,6 +23,7 @@ from documents.services import (
     document_ingest,
     workspace_default_for_user,
 )
+from search import reranking
 from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
@@ -43,6 +44,7 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     yield
     embeddings._cached_embedder.cache_clear()
+    reranking._cached.cache_clear()
     files_api._client.cache_clear()
 
 
