@@ -255,16 +255,28 @@ CONVERSATION_MAX_TURNS = env_int("CONVERSATION_MAX_TURNS", 6)
 # US dollars per million tokens: input, output, cache read, cache write (5 min).
 CLAUDE_PRICES: dict[str, dict[str, float]] = {
     "claude-sonnet-4-6": {
-        "input": 3.0, "output": 15.0, "cache_read": 0.30, "cache_write": 3.75
+        "input": 3.0,
+        "output": 15.0,
+        "cache_read": 0.30,
+        "cache_write": 3.75,
     },
     "claude-sonnet-4-5": {
-        "input": 3.0, "output": 15.0, "cache_read": 0.30, "cache_write": 3.75
+        "input": 3.0,
+        "output": 15.0,
+        "cache_read": 0.30,
+        "cache_write": 3.75,
     },
     "claude-opus-4-1": {
-        "input": 15.0, "output": 75.0, "cache_read": 1.50, "cache_write": 18.75
+        "input": 15.0,
+        "output": 75.0,
+        "cache_read": 1.50,
+        "cache_write": 18.75,
     },
     "claude-haiku-4-5": {
-        "input": 1.0, "output": 5.0, "cache_read": 0.10, "cache_write": 1.25
+        "input": 1.0,
+        "output": 5.0,
+        "cache_read": 0.10,
+        "cache_write": 1.25,
     },
 }
 

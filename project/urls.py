@@ -26,6 +26,7 @@ api_v1 = [
     path("search", search_api.search, name="api-search"),
     path("ask", search_api.ask, name="api-ask"),
     path("answers/<str:code>", search_api.answer_detail, name="api-answer"),
+    path("conversations", search_api.conversations, name="api-conversations"),
 ]
 
 urlpatterns = [

@@ -8,7 +8,9 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -18,17 +20,12 @@ from documents import files_api
 from documents.lexical import terms
 from documents.models import Chunk, Document, Workspace
 from search import claude
-from search.models import Answer, Citation, Question
+from search.models import Answer, Citation, Conversation, Question
+from search.prompting import Context, build_request, choose_context
 from search.retrieval import Hit, chunk_search, default_top_k
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You answer questions for a team using only the documents provided in this "
-    "conversation. Cite the passage that supports every claim you make. Do not use "
-    "outside knowledge. If the documents do not contain the answer, say plainly that "
-    "the documents do not say, and do not guess."
-)
 NOT_FOUND = "Your documents do not contain an answer to this question."
 MAX_OFFLINE_SENTENCES = 3
 
@@ -63,105 +60,200 @@ class Result:
     model: str
     segments: list[Segment]
     usage: dict[str, int] = field(default_factory=dict)
+    context_mode: str = ""
 
 
-def answer_question(*, workspace: Workspace, user: Any, text: str) -> Answer:
+# An answerer yields parts: ("segment", None) opens a segment, ("text", str)
+# extends it, ("citation", CitationData) backs it; it fills in its Result.
+Part = tuple[str, Any]
+
+
+def answer_question(
+    *,
+    workspace: Workspace,
+    user: Any,
+    text: str,
+    conversation: Conversation | None = None,
+) -> Answer:
     """Retrieve, answer (Claude or offline), and store the cited answer."""
+    answer_id = ""
+    for event in answer_events(
+        workspace=workspace, user=user, text=text, conversation=conversation
+    ):
+        if event["event"] == "done":
+            answer_id = event["data"]["answer_id"]
+    return Answer.objects.get(code=answer_id)
+
+
+def answer_events(
+    *,
+    workspace: Workspace,
+    user: Any,
+    text: str,
+    conversation: Conversation | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Answer as a stream of events: start, text, citation..., done (stored answer)."""
     started = time.monotonic()
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            workspace=workspace, user=user, title=text[:200]
+        )
+    yield {"event": "start", "data": {"conversation_id": str(conversation.code)}}
+    history = conversation_history(conversation)
     hits = chunk_search(workspace_id=workspace.id, query=text, top_k=default_top_k())
+    result = Result(mode=_mode(), model="", segments=[])
+    parts: Iterator[Part]
     if not hits:
-        result = Result(mode=_mode(), model="", segments=[Segment(NOT_FOUND)])
+        parts = iter([("segment", None), ("text", NOT_FOUND)])
     elif files_api.online():
-        result = claude_answer(text, hits)
+        parts = claude_parts(text, hits, history, result)
     else:
-        result = offline_answer(text, hits)
+        parts = offline_parts(text, hits, result)
+    ordinal = 0
+    for kind, value in parts:
+        if kind == "segment" or not result.segments:
+            result.segments.append(Segment(""))
+        if kind == "text":
+            result.segments[-1].text += value
+            yield {"event": "text", "data": {"text": value}}
+        elif kind == "citation":
+            result.segments[-1].citations.append(value)
+            ordinal += 1
+            yield {"event": "citation", "data": citation_json(value, ordinal)}
+    if not "".join(segment.text for segment in result.segments).strip():
+        result.segments = [Segment(NOT_FOUND)]
+        yield {"event": "text", "data": {"text": NOT_FOUND}}
     latency_ms = int((time.monotonic() - started) * 1000)
-    return _store(workspace, user, text, hits, result, latency_ms)
+    answer = _store(workspace, user, text, hits, result, latency_ms, conversation)
+    yield {
+        "event": "done",
+        "data": {
+            "answer_id": str(answer.code),
+            "conversation_id": str(conversation.code),
+            "mode": answer.mode,
+            "context_mode": answer.context_mode or None,
+            "usage": answer.usage,
+            "cost_usd": str(answer.cost_usd),
+        },
+    }
+
+
+def citation_json(data: CitationData, ordinal: int) -> dict[str, Any]:
+    """A citation as the API and the stream show it."""
+    return {
+        "ordinal": ordinal,
+        "kind": data.kind,
+        "document_id": str(data.document.id),
+        "document_title": data.document.title,
+        "chunk_id": data.chunk_id,
+        "cited_text": data.cited_text,
+        "start_char": data.start_char,
+        "end_char": data.end_char,
+        "start_page": data.start_page,
+        "end_page": data.end_page,
+    }
 
 
 def _mode() -> str:
     return Answer.Mode.CLAUDE if files_api.online() else Answer.Mode.OFFLINE
 
 
+# Conversations --------------------------------------------------------------
+
+
+def conversation_history(conversation: Conversation) -> list[dict[str, Any]]:
+    """Earlier turns as messages; each answer keeps its citations as quoted sources."""
+    answers = list(
+        Answer.objects.filter(question__conversation=conversation)
+        .select_related("question")
+        .prefetch_related("citations__document")
+        .order_by("-created")[: settings.CONVERSATION_MAX_TURNS]
+    )
+    messages: list[dict[str, Any]] = []
+    for answer in reversed(answers):
+        messages.append({"role": "user", "content": answer.question.text})
+        messages.append({"role": "assistant", "content": answer_with_sources(answer)})
+    return messages
+
+
+def answer_with_sources(answer: Answer) -> str:
+    """An answer's text with [n] markers and the passages they cite."""
+    citations = {c.ordinal: c for c in answer.citations.all()}
+    text = (
+        "".join(
+            segment["text"] + "".join(f"[{n}]" for n in segment["citations"])
+            for segment in answer.segments
+        ).strip()
+        or answer.text
+    )
+    if citations:
+        sources = "\n".join(
+            f'[{n}] {c.document.title}: "{c.cited_text}"'
+            for n, c in sorted(citations.items())
+        )
+        text += "\n\nSources:\n" + sources
+    return text
+
+
 # Claude ---------------------------------------------------------------------
 
 
-def _documents_for(hits: list[Hit]) -> list[Document]:
-    """The documents of the hits, best first, at most ANSWER_MAX_DOCUMENTS."""
-    order: list[str] = []
-    for hit in hits:
-        if hit.document_id not in order:
-            order.append(hit.document_id)
-    order = order[: settings.ANSWER_MAX_DOCUMENTS]
-    by_id = {str(d.id): d for d in Document.objects.filter(id__in=order)}
-    return [by_id[i] for i in order if i in by_id]
+def estimate_cost(model: str, usage: dict[str, int]) -> Decimal:
+    """US dollars for one answer from settings.CLAUDE_PRICES (longest matching name)."""
+    prices: dict[str, dict[str, float]] = settings.CLAUDE_PRICES
+    names = [name for name in prices if model.startswith(name)]
+    if not names:
+        return Decimal(0)
+    price = prices[max(names, key=len)]
+    dollars = (
+        usage.get("input_tokens", 0) * price["input"]
+        + usage.get("output_tokens", 0) * price["output"]
+        + usage.get("cache_read_tokens", 0) * price["cache_read"]
+        + usage.get("cache_write_tokens", 0) * price["cache_write"]
+    ) / 1_000_000
+    return Decimal(f"{dollars:.6f}")
 
 
-def document_block(document: Document) -> dict[str, Any]:
-    """A citable document block: the uploaded file, or the stored text inline."""
-    source: dict[str, Any]
-    if document.file_id:
-        source = {"type": "file", "file_id": document.file_id}
-    else:
-        # Not uploaded (offline ingest, or too large for the Files API): send the
-        # very text Cairn stores, so char_location offsets still index into it.
-        source = {"type": "text", "media_type": "text/plain", "data": document.text}
+def _usage(raw: dict[str, Any]) -> dict[str, int]:
     return {
-        "type": "document",
-        "source": source,
-        "title": document.title,
-        "citations": {"enabled": True},
+        "input_tokens": int(raw.get("input_tokens") or 0),
+        "output_tokens": int(raw.get("output_tokens") or 0),
+        "cache_read_tokens": int(raw.get("cache_read_input_tokens") or 0),
+        "cache_write_tokens": int(raw.get("cache_creation_input_tokens") or 0),
     }
 
 
-def build_request(question: str, documents: list[Document]) -> dict[str, Any]:
-    """The Messages request: one document block per document, then the question."""
-    blocks = [document_block(document) for document in documents]
-    if blocks:
-        blocks[-1]["cache_control"] = {"type": "ephemeral"}
-    return {
-        "model": claude.model(),
-        "max_tokens": settings.CLAUDE_MAX_TOKENS,
-        "system": SYSTEM_PROMPT,
-        "messages": [
-            {"role": "user", "content": [*blocks, {"type": "text", "text": question}]}
-        ],
-    }
-
-
-def claude_answer(question: str, hits: list[Hit]) -> Result:
-    """Ask Claude with the hits' documents and map its citations back."""
-    documents = _documents_for(hits)
-    request = build_request(question, documents)
-    message = claude.create_message(request, betas=[files_api.FILES_BETA])
-    segments = [
-        Segment(
-            text=block.get("text", ""),
-            citations=[
-                mapped
-                for citation in block.get("citations") or []
-                if (mapped := map_citation(citation, documents)) is not None
-            ],
-        )
-        for block in message.get("content", [])
-        if block.get("type") == "text"
-    ]
-    usage = message.get("usage") or {}
-    return Result(
-        mode=Answer.Mode.CLAUDE,
-        model=str(message.get("model") or request["model"]),
-        segments=segments or [Segment(NOT_FOUND)],
-        usage={
-            "input_tokens": int(usage.get("input_tokens") or 0),
-            "output_tokens": int(usage.get("output_tokens") or 0),
-            "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
-            "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-        },
-    )
+def claude_parts(
+    question: str, hits: list[Hit], history: list[dict[str, Any]], result: Result
+) -> Iterator[Part]:
+    """Stream Claude's answer over the context that fits, mapping each citation."""
+    context = choose_context(hits)
+    result.context_mode = context.mode
+    request = build_request(question, context, history)
+    result.model = str(request["model"])
+    for event in claude.stream_message(request, betas=[files_api.FILES_BETA]):
+        kind = event.get("type")
+        if kind == "content_block_start":
+            if event["content_block"].get("type") == "text":
+                yield ("segment", None)
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            if delta.get("type") == "text_delta":
+                yield ("text", delta["text"])
+            elif delta.get("type") == "citations_delta":
+                mapped = map_citation(delta["citation"], context.documents, context)
+                if mapped is not None:
+                    yield ("citation", mapped)
+        elif kind == "final_message":
+            message = event["message"]
+            result.model = str(message.get("model") or result.model)
+            result.usage = _usage(message.get("usage") or {})
 
 
 def map_citation(
-    citation: dict[str, Any], documents: list[Document]
+    citation: dict[str, Any],
+    documents: list[Document],
+    context: Context | None = None,
 ) -> CitationData | None:
     """Map one Claude citation to Cairn's document, character range, pages and chunk."""
     index = citation.get("document_index")
@@ -194,6 +286,19 @@ def map_citation(
         window = _page_range(document, first_page, end_page)
         found = _find(document.text, cited, *window)
         data.start_char, data.end_char = found if found else window
+    elif kind == "content_block_location" and context and context.chunks:
+        blocks = context.chunks[index]
+        first = min(max(0, int(citation["start_block_index"])), len(blocks) - 1)
+        last = min(max(first + 1, int(citation["end_block_index"])), len(blocks))
+        window = (blocks[first].start_char, blocks[last - 1].end_char)
+        found = _find(document.text, cited, *window)
+        data.start_char, data.end_char = found if found else window
+        if document.page_starts:
+            data.start_page = document.page_of(data.start_char)
+            data.end_page = document.page_of(max(data.start_char, data.end_char - 1))
+        # The block names the chunk exactly; no need to search by offset.
+        data.chunk_id = blocks[first].chunk_id
+        return data
     else:
         log.warning("unsupported citation type %r", kind)
         return None
@@ -299,6 +404,19 @@ def _sentences(hit: Hit) -> list[tuple[int, int]]:
     return spans
 
 
+def offline_parts(question: str, hits: list[Hit], result: Result) -> Iterator[Part]:
+    """The offline answer, streamed in the same parts as Claude's."""
+    answer = offline_answer(question, hits)
+    result.model = answer.model
+    for segment in answer.segments:
+        yield ("segment", None)
+        # Word by word, so the page streams offline as it does with Claude.
+        for piece in re.findall(r"\S+\s*", segment.text):
+            yield ("text", piece)
+        for citation in segment.citations:
+            yield ("citation", citation)
+
+
 def offline_answer(question: str, hits: list[Hit]) -> Result:
     """Pick the retrieved sentences that share the question's rarest terms."""
     wanted = set(terms(question))
@@ -370,9 +488,14 @@ def _store(
     hits: list[Hit],
     result: Result,
     latency_ms: int,
+    conversation: Conversation | None = None,
 ) -> Answer:
     with transaction.atomic():
-        question = Question.objects.create(workspace=workspace, user=user, text=text)
+        question = Question.objects.create(
+            workspace=workspace, user=user, text=text, conversation=conversation
+        )
+        if conversation is not None:
+            conversation.save(update_fields=["updated"])
         stored_segments: list[dict[str, Any]] = []
         citations: list[Citation] = []
         for segment in result.segments:
@@ -402,6 +525,8 @@ def _store(
             segments=stored_segments,
             retrieved_chunk_ids=[hit.chunk_id for hit in hits],
             latency_ms=latency_ms,
+            context_mode=result.context_mode,
+            cost_usd=estimate_cost(result.model, result.usage),
             **result.usage,
         )
         for citation in citations:

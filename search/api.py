@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 
 from documents.api_auth import ApiError, api_view
 from documents.services import workspace_default_for_user
@@ -59,13 +65,44 @@ def search(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"results": results})
 
 
+def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """Server-Sent Events: one `event:` and one JSON `data:` line per event."""
+    for event in events:
+        data = json.dumps(event["data"], separators=(",", ":"))
+        yield f"event: {event['event']}\ndata: {data}\n\n".encode()
+
+
+def streaming(events: Iterator[dict[str, Any]]) -> StreamingHttpResponse:
+    """A text/event-stream response that proxies do not buffer."""
+    response = StreamingHttpResponse(sse(events), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
 @api_view(("POST",))
-def ask(request: HttpRequest) -> HttpResponse:
-    """Answer a question from the workspace's documents, with citations."""
-    question = _text(_body(request), "question")
+def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Answer a question from the workspace's documents, with citations.
+
+    With `Accept: text/event-stream` the answer streams as Server-Sent Events.
+    """
+    body = _body(request)
+    question = _text(body, "question")
     workspace = workspace_default_for_user(user=request.user)
+    conversation = selectors.conversation_for_user(
+        user=request.user, code=body.get("conversation_id")
+    )
+    if "text/event-stream" in request.headers.get("Accept", ""):
+        return streaming(
+            answering.answer_events(
+                workspace=workspace,
+                user=request.user,
+                text=question,
+                conversation=conversation,
+            )
+        )
     answer = answering.answer_question(
-        workspace=workspace, user=request.user, text=question
+        workspace=workspace, user=request.user, text=question, conversation=conversation
     )
     answer = selectors.answer_get_for_user(user=request.user, code=answer.code)
     return JsonResponse(selectors.answer_json(answer))
@@ -76,3 +113,11 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
     """A stored answer with its citations."""
     answer = selectors.answer_get_for_user(user=request.user, code=code)
     return JsonResponse(selectors.answer_json(answer))
+
+
+@api_view(("GET",))
+def conversations(request: HttpRequest) -> HttpResponse:
+    """The user's conversations, latest first."""
+    return JsonResponse(
+        {"conversations": selectors.conversations_json(user=request.user)}
+    )

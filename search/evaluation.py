@@ -1,4 +1,4 @@
-"""Retrieval evaluation on a BEIR dataset: load, ingest into a scratch workspace, score."""
+"""Retrieval evaluation on BEIR: load, ingest into a scratch workspace, score."""
 
 from __future__ import annotations
 
@@ -164,9 +164,7 @@ def evaluate(beir: Beir, workspace: Workspace) -> dict[str, tuple[float, float]]
         rankings = {"dense": dense, "full-text": text, "hybrid": fused}
         if reranker is not None:
             top = fused[: int(settings.SEARCH_CANDIDATES)]
-            texts = dict(
-                Chunk.objects.filter(id__in=top).values_list("id", "text")
-            )
+            texts = dict(Chunk.objects.filter(id__in=top).values_list("id", "text"))
             order = reranker.rerank(query, [texts[i] for i in top])
             rankings["hybrid+rerank"] = [top[i] for i in order] + fused[len(top) :]
         for name, ids in rankings.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -64,8 +63,11 @@ def test_fusion_sums_reciprocal_ranks_and_honours_weights() -> None:
         1,
         4,
     ]
-    # A small k rewards the top of each list more.
-    assert [i for i, _ in fuse([dense, text], k=1)] == [3, 1, 2, 4]
+    # k sets how much a lone first place counts against two later ranks.
+    scores = dict(fuse([[1, 9], [2, 3, 4, 5, 6, 7, 8, 9]], k=60))
+    assert scores[9] > scores[1]
+    sharp = dict(fuse([[1, 9], [2, 3, 4, 5, 6, 7, 8, 9]], k=1))
+    assert sharp[1] > sharp[9]
 
 
 def test_a_chunk_both_rankings_agree_on_comes_first(db: None, settings: Any) -> None:
