@@ -10,5 +10,6 @@ app_name = "search"
 
 urlpatterns = [
     path("", views.ask, name="ask"),
+    path("stream", views.ask_stream, name="ask-stream"),
     path("answers/<uuid:code>/", views.answer_detail, name="answer"),
 ]
