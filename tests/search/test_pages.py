@@ -93,7 +93,9 @@ def test_the_page_streams_and_follow_ups_join_the_conversation(
     web: Client, user: Any
 ) -> None:
     ingested(user, "handbook.md", HANDBOOK.encode())
-    response = web.post("/ask/stream", {"question": "How many days of paid vacation?"})
+    response: Any = web.post(
+        "/ask/stream", {"question": "How many days of paid vacation?"}
+    )
     assert response["Content-Type"] == "text/event-stream"
     frames = b"".join(response.streaming_content).decode().strip().split("\n\n")
     assert frames[0].startswith("event: start")
