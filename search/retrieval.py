@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
 from documents.embeddings import OfflineEmbedder, get_embedder
 from documents.lexical import STOP_WORDS, stem, words
@@ -59,13 +59,19 @@ def vector_literal(vector: list[float]) -> str:
 
 def dense_ids(workspace_id: int, vector: list[float], limit: int) -> list[int]:
     """Chunk ids nearest to vector by cosine, within one workspace."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Iterative scans keep the workspace filter from starving the result:
-        # the index is walked further until `limit` rows pass the filter.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        ef_search = max(int(settings.SEARCH_EF_SEARCH), limit)
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {min(ef_search, 1000):d}")
-        cursor.execute(_DENSE_SQL, [workspace_id, vector_literal(vector), limit])
+    ef_search = min(max(int(settings.SEARCH_EF_SEARCH), limit), 1000)
+    # Iterative scans keep the workspace filter from starving the result: the
+    # index is walked further until `limit` rows pass the filter. One simple-query
+    # round trip: its statements share an implicit transaction, so SET LOCAL
+    # holds for the SELECT and never leaks to the pooled connection.
+    sql = (
+        "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+        f"SET LOCAL hnsw.ef_search = {ef_search:d}; " + _DENSE_SQL
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace_id, vector_literal(vector), limit])
+        while cursor.description is None and cursor.nextset():
+            pass
         return [row[0] for row in cursor.fetchall()]
 
 
