@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -18,6 +19,8 @@ from documents.api_auth import ApiError, api_view
 from documents.services import workspace_default_for_user
 from search import answering, selectors
 from search.retrieval import chunk_search
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
 
@@ -67,9 +70,15 @@ def search(request: HttpRequest) -> HttpResponse:
 
 def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     """Server-Sent Events: one `event:` and one JSON `data:` line per event."""
-    for event in events:
-        data = json.dumps(event["data"], separators=(",", ":"))
-        yield f"event: {event['event']}\ndata: {data}\n\n".encode()
+    try:
+        for event in events:
+            data = json.dumps(event["data"], separators=(",", ":"))
+            yield f"event: {event['event']}\ndata: {data}\n\n".encode()
+    except Exception:
+        # The status line is long gone; say so in the stream instead.
+        log.exception("streamed answer failed")
+        data = json.dumps({"message": "The answer could not be completed."})
+        yield f"event: error\ndata: {data}\n\n".encode()
 
 
 def streaming(events: Iterator[dict[str, Any]]) -> StreamingHttpResponse:

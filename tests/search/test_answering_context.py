@@ -197,3 +197,26 @@ def test_a_conversation_of_another_user_is_not_found(api: Client, user: Any) -> 
         content_type="application/json",
     )
     assert response.status_code == 404
+
+
+def test_a_failure_mid_stream_ends_with_an_error_event(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    fake_anthropic.fail_next(
+        529,
+        "overloaded_error",
+        "Overloaded",
+        path_prefix="/v1/messages",
+        during_stream=True,
+    )
+    response = api.post(
+        "/api/v1/ask",
+        json.dumps({"question": QUESTION}),
+        content_type="application/json",
+        headers={"Accept": "text/event-stream"},
+    )
+    names = [name for name, _ in _events(response)]
+    assert names[0] == "start" and names[-1] == "error"
+    assert "done" not in names
+    assert not Answer.objects.exists()
