@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from documents.embeddings import OfflineEmbedder, get_embedder
@@ -97,6 +99,8 @@ def fuse(
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+IDF_CACHE_SECONDS = 300
+
 _DF_SQL = """
 SELECT word, (
     SELECT count(*) FROM documents_chunk c
@@ -109,24 +113,44 @@ def term_idf(workspace_id: int, query: str) -> dict[str, float]:
     """BM25's inverse document frequency of the query's terms in this workspace.
 
     Learned from the workspace's own chunks, so the lexical embedder can stress
-    the words that tell its passages apart.
+    the words that tell its passages apart. Counts are cached for a few minutes:
+    weights need not follow every upload at once, and searches stay one query.
     """
     wanted = sorted({w for w in words(query) if w not in STOP_WORDS and len(w) > 1})
     if not wanted:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM documents_chunk WHERE workspace_id = %s",
-            [workspace_id],
+    keys = {word: _df_key(workspace_id, word) for word in wanted}
+    total_key = f"idf:{workspace_id}:total"
+    cached = cache.get_many([total_key, *keys.values()])
+    missing = [word for word in wanted if keys[word] not in cached]
+    if missing or total_key not in cached:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM documents_chunk WHERE workspace_id = %s",
+                [workspace_id],
+            )
+            cached[total_key] = int(cursor.fetchone()[0])
+            cursor.execute(_DF_SQL, [workspace_id, missing])
+            cached.update({keys[word]: int(df) for word, df in cursor.fetchall()})
+        cache.set_many(
+            {
+                total_key: cached[total_key],
+                **{keys[w]: cached[keys[w]] for w in missing},
+            },
+            IDF_CACHE_SECONDS,
         )
-        total = int(cursor.fetchone()[0])
-        cursor.execute(_DF_SQL, [workspace_id, wanted])
-        rows = cursor.fetchall()
+    total = cached[total_key]
     idf: dict[str, float] = {}
-    for word, df in rows:
+    for word in wanted:
+        df = cached[keys[word]]
         weight = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
         idf[stem(word)] = max(idf.get(stem(word), 0.0), weight)
     return idf
+
+
+def _df_key(workspace_id: int, word: str) -> str:
+    digest = hashlib.blake2b(word.encode(), digest_size=8).hexdigest()
+    return f"idf:{workspace_id}:{digest}"
 
 
 def query_vector(workspace_id: int, query: str) -> list[float]:

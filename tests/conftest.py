@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -42,6 +43,7 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.VOYAGE_BASE_URL = None
     settings.API_MAX_RETRIES = 0
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    cache.clear()
     yield
     embeddings._cached_embedder.cache_clear()
     reranking._cached.cache_clear()

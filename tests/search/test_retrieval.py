@@ -14,6 +14,7 @@ from search.retrieval import (
     dense_ids,
     fuse,
     hybrid_ids,
+    term_idf,
     text_ids,
     vector_literal,
 )
@@ -169,3 +170,21 @@ def test_no_rerank_model_means_no_rerank_call(
     hits = chunk_search(workspace_id=workspace.id, query="vacation days", top_k=2)
     assert hits
     assert not [r for r in fake_voyage.requests if r.path == "/v1/rerank"]
+
+
+def test_query_terms_are_weighted_by_the_workspace_idf(db: None) -> None:
+    workspace = Workspace.objects.create(name="w")
+    _chunks(
+        workspace,
+        [
+            "Llamas eat grass in the valley.",
+            "Llamas carry packs over passes.",
+            "Llamas and glaciers share the valley.",
+        ],
+    )
+    idf = term_idf(workspace.id, "llamas glaciers")
+    # In every chunk versus in one: the rare word weighs more.
+    assert idf["glacier"] > idf["llama"] > 0
+    # Cached: a new chunk changes nothing until the counts expire.
+    _chunks(workspace, ["Glaciers everywhere."])
+    assert term_idf(workspace.id, "llamas glaciers") == idf
