@@ -199,6 +199,8 @@ def run_size(
     with psycopg.connect(_dsn(), autocommit=True) as conn:
         register_vector(conn)
         conn.execute(f"SET hnsw.ef_search = {ef_search:d}")
+        # Without this the planner prefers a parallel seq scan over TOASTed vectors.
+        conn.execute("SET enable_seqscan = off")
         sql = (
             "SELECT id FROM documents_chunk WHERE workspace_id = %s "
             "ORDER BY embedding <=> %s LIMIT %s"
