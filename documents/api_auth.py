@@ -10,7 +10,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -58,7 +59,7 @@ def user_for_token(raw: str) -> Any | None:
     return token.user
 
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
@@ -67,7 +68,9 @@ def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @csrf_exempt
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(
+            request: HttpRequest, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
             header = request.headers.get("Authorization", "")
             if header.startswith("Bearer "):
                 user = user_for_token(header.removeprefix("Bearer ").strip())

@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import lru_cache
 from typing import Protocol
@@ -50,7 +50,9 @@ class Embedder(Protocol):
         self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
     ) -> list[list[float]]: ...
 
-    def embed_query(self, text: str) -> list[float]: ...
+    def embed_query(
+        self, text: str, *, idf: Mapping[str, float] | None = None
+    ) -> list[float]: ...
 
 
 def count_tokens(text: str) -> int:
@@ -93,7 +95,7 @@ class OfflineEmbedder:
     def __init__(self, dimensions: int) -> None:
         self.dimensions = dimensions
 
-    def _vector(self, text: str) -> list[float]:
+    def _vector(self, text: str, idf: Mapping[str, float] | None = None) -> list[float]:
         tokens = terms(text)
         features = Counter(tokens)
         features.update(f"{a} {b}" for a, b in itertools.pairwise(tokens))
@@ -103,6 +105,9 @@ class OfflineEmbedder:
             slot = int.from_bytes(digest[:4], "little") % self.dimensions
             sign = 1.0 if digest[4] & 1 else -1.0
             weight = (1.0 + math.log(count)) * (0.5 if " " in feature else 1.0)
+            if idf is not None:
+                # A bigram is as rare as its rarer word.
+                weight *= max(idf.get(part, 1.0) for part in feature.split(" "))
             vector[slot] += sign * weight
         norm = math.sqrt(sum(v * v for v in vector))
         if norm == 0.0:
@@ -121,8 +126,11 @@ class OfflineEmbedder:
                 on_batch(len(vectors))
         return vectors
 
-    def embed_query(self, text: str) -> list[float]:
-        return self._vector(text)
+    def embed_query(
+        self, text: str, *, idf: Mapping[str, float] | None = None
+    ) -> list[float]:
+        """The query's vector; idf (term -> weight) stresses the rare terms."""
+        return self._vector(text, idf)
 
 
 class VoyageEmbedder:
@@ -181,7 +189,10 @@ class VoyageEmbedder:
                     on_batch(done)
         return [vector for batch in results for vector in batch]
 
-    def embed_query(self, text: str) -> list[float]:
+    def embed_query(
+        self, text: str, *, idf: Mapping[str, float] | None = None
+    ) -> list[float]:
+        # A learned model weighs terms itself; idf is for the lexical embedder.
         return self._embed([text], "query")[0]
 
 

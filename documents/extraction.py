@@ -225,3 +225,21 @@ def _extract_pdf(
             "run it through OCR and upload the result."
         )
     return Extracted(text=text, mime_type=PDF, page_starts=page_starts)
+
+
+def render_pdf_page(data: bytes, page_number: int, *, scale: float = 1.5) -> bytes:
+    """Render one page (1-based) of a PDF to PNG bytes."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        if not 1 <= page_number <= len(pdf):
+            raise IndexError(page_number)
+        bitmap = pdf[page_number - 1].render(scale=scale)
+        buffer = io.BytesIO()
+        bitmap.to_pil().save(buffer, format="PNG")
+        return buffer.getvalue()
+    finally:
+        pdf.close()

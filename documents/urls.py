@@ -17,6 +17,11 @@ urlpatterns = [
     path("<uuid:document_id>/refresh", web_views.document_refresh, name="refresh"),
     path("<uuid:document_id>/", views.document_detail, name="detail"),
     path("<uuid:document_id>/original", views.document_original, name="original"),
+    path(
+        "<uuid:document_id>/pages/<int:number>.png",
+        views.document_page_png,
+        name="page-png",
+    ),
     path("<uuid:document_id>/retry", views.document_retry, name="retry"),
     path("<uuid:document_id>/delete", views.document_delete, name="delete"),
     path("<uuid:document_id>/tags", views.document_tags, name="tags"),

@@ -8,11 +8,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from documents import selectors, services, teams
+from documents import extraction, selectors, services, teams
 from documents.api import document_json
 from documents.models import Document
 from documents.permissions import EDITOR, has_role, require_role, role_required
@@ -128,6 +134,28 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
             "can_edit": can_edit,
         },
     )
+
+
+@login_required
+@require_GET
+def document_page_png(
+    request: HttpRequest, document_id: str, number: int
+) -> HttpResponse:
+    """One page of a PDF rendered to PNG, for the citation side panel."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    if not document.is_pdf:
+        raise Http404("Only PDFs have pages.")
+    with document.original.open("rb") as handle:
+        data = handle.read()
+    try:
+        png = extraction.render_pdf_page(data, number)
+    except (IndexError, ValueError) as exc:
+        raise Http404("No such page.") from exc
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required

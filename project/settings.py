@@ -61,6 +61,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean, not {value!r}")
 
 
+def env_float(name: str, default: float) -> float:
+    """Return a decimal number variable."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+
+
 def env_int(name: str, default: int) -> int:
     """Return an integer variable."""
     value = os.environ.get(name)
@@ -289,6 +300,23 @@ WEB_ALLOW_PRIVATE_ADDRESSES = env_bool("WEB_ALLOW_PRIVATE_ADDRESSES", False)
 WEB_FETCH_CA_FILE = env_str("WEB_FETCH_CA_FILE")
 # Host names exempt from the address check (tests only; never read from the env).
 WEB_PRIVATE_HOSTS: list[str] = []
+
+# Retrieval: reciprocal rank fusion of dense (HNSW) and full-text rankings.
+SEARCH_RRF_K = env_int("SEARCH_RRF_K", 60)
+SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 1.0)
+SEARCH_TEXT_WEIGHT = env_float("SEARCH_TEXT_WEIGHT", 1.0)
+# How many candidates each ranking contributes to the fusion (and to the reranker).
+SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 50)
+# HNSW candidate list; iterative scans extend it when a filter drops rows.
+SEARCH_EF_SEARCH = env_int("SEARCH_EF_SEARCH", 100)
+# Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
+RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
+
+# The Claude request: documents are sent whole while their estimated tokens fit
+# this budget, otherwise only the retrieved chunks are sent.
+ANSWER_CONTEXT_BUDGET_TOKENS = env_int("ANSWER_CONTEXT_BUDGET_TOKENS", 60_000)
+# Earlier turns of a conversation carried into a follow-up request.
+CONVERSATION_MAX_TURNS = env_int("CONVERSATION_MAX_TURNS", 6)
 
 LOGGING: dict[str, Any] = {
     "version": 1,

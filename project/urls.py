@@ -32,6 +32,7 @@ api_v1 = [
         search_api.answer_feedback,
         name="api-answer-feedback",
     ),
+    path("conversations", search_api.conversations, name="api-conversations"),
 ]
 
 urlpatterns = [

@@ -8,7 +8,9 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -18,17 +20,12 @@ from documents import files_api
 from documents.lexical import terms
 from documents.models import Chunk, Document, Workspace
 from search import claude, web_fetch
-from search.models import Answer, Citation, Question
+from search.models import Answer, Citation, Conversation, Question
+from search.prompting import Context, build_request, choose_context
 from search.retrieval import Hit, chunk_search, default_top_k
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You answer questions for a team using only the documents provided in this "
-    "conversation. Cite the passage that supports every claim you make. Do not use "
-    "outside knowledge. If the documents do not contain the answer, say plainly that "
-    "the documents do not say, and do not guess."
-)
 NOT_FOUND = "Your documents do not contain an answer to this question."
 MAX_OFFLINE_SENTENCES = 3
 
@@ -66,6 +63,12 @@ class Result:
     segments: list[Segment]
     usage: dict[str, int] = field(default_factory=dict)
     web_fetches: list[dict[str, Any]] = field(default_factory=list)
+    context_mode: str = ""
+
+
+# An answerer yields parts: ("segment", None) opens a segment, ("text", str)
+# extends it, ("citation", CitationData) backs it; it fills in its Result.
+Part = tuple[str, Any]
 
 
 def answer_question(
@@ -74,9 +77,38 @@ def answer_question(
     user: Any,
     text: str,
     document_ids: list[str] | None = None,
+    conversation: Conversation | None = None,
 ) -> Answer:
     """Retrieve, answer (Claude or offline), and store the cited answer."""
+    answer_id = ""
+    for event in answer_events(
+        workspace=workspace,
+        user=user,
+        text=text,
+        document_ids=document_ids,
+        conversation=conversation,
+    ):
+        if event["event"] == "done":
+            answer_id = event["data"]["answer_id"]
+    return Answer.objects.get(code=answer_id)
+
+
+def answer_events(
+    *,
+    workspace: Workspace,
+    user: Any,
+    text: str,
+    document_ids: list[str] | None = None,
+    conversation: Conversation | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Answer as a stream of events: start, text, citation..., done (stored answer)."""
     started = time.monotonic()
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            workspace=workspace, user=user, title=text[:200]
+        )
+    yield {"event": "start", "data": {"conversation_id": str(conversation.code)}}
+    history = conversation_history(conversation)
     hits = chunk_search(
         workspace_id=workspace.id,
         query=text,
@@ -84,127 +116,208 @@ def answer_question(
         document_ids=document_ids,
     )
     web_tool = web_fetch.tool_for(workspace, text) if files_api.online() else None
+    result = Result(mode=_mode(), model="", segments=[])
+    parts: Iterator[Part]
     if not hits and web_tool is None:
-        result = Result(mode=_mode(), model="", segments=[Segment(NOT_FOUND)])
+        parts = iter([("segment", None), ("text", NOT_FOUND)])
     elif files_api.online():
-        result = claude_answer(text, hits, web_tool=web_tool)
+        parts = claude_parts(text, hits, history, result, web_tool=web_tool)
     else:
-        result = offline_answer(text, hits)
+        parts = offline_parts(text, hits, result)
+    ordinal = 0
+    for kind, value in parts:
+        if kind == "segment" or not result.segments:
+            result.segments.append(Segment(""))
+        if kind == "text":
+            result.segments[-1].text += value
+            yield {"event": "text", "data": {"text": value}}
+        elif kind == "citation":
+            result.segments[-1].citations.append(value)
+            ordinal += 1
+            yield {"event": "citation", "data": citation_json(value, ordinal)}
+    if not "".join(segment.text for segment in result.segments).strip():
+        result.segments = [Segment(NOT_FOUND)]
+        yield {"event": "text", "data": {"text": NOT_FOUND}}
     latency_ms = int((time.monotonic() - started) * 1000)
-    return _store(workspace, user, text, hits, result, latency_ms)
+    answer = _store(workspace, user, text, hits, result, latency_ms, conversation)
+    yield {
+        "event": "done",
+        "data": {
+            "answer_id": str(answer.code),
+            "conversation_id": str(conversation.code),
+            "mode": answer.mode,
+            "context_mode": answer.context_mode or None,
+            "usage": answer.usage,
+            "cost_usd": str(answer.cost_usd),
+        },
+    }
+
+
+def citation_json(data: CitationData, ordinal: int) -> dict[str, Any]:
+    """A citation as the API and the stream show it."""
+    return {
+        "ordinal": ordinal,
+        "kind": data.kind,
+        "document_id": str(data.document.id),
+        "document_title": data.document.title,
+        "chunk_id": data.chunk_id,
+        "cited_text": data.cited_text,
+        "start_char": data.start_char,
+        "end_char": data.end_char,
+        "start_page": data.start_page,
+        "end_page": data.end_page,
+    }
 
 
 def _mode() -> str:
     return Answer.Mode.CLAUDE if files_api.online() else Answer.Mode.OFFLINE
 
 
+# Conversations --------------------------------------------------------------
+
+
+def conversation_history(conversation: Conversation) -> list[dict[str, Any]]:
+    """Earlier turns as messages; each answer keeps its citations as quoted sources."""
+    answers = list(
+        Answer.objects.filter(question__conversation=conversation)
+        .select_related("question")
+        .prefetch_related("citations__document")
+        .order_by("-created")[: settings.CONVERSATION_MAX_TURNS]
+    )
+    messages: list[dict[str, Any]] = []
+    for answer in reversed(answers):
+        messages.append({"role": "user", "content": answer.question.text})
+        messages.append({"role": "assistant", "content": answer_with_sources(answer)})
+    return messages
+
+
+def answer_with_sources(answer: Answer) -> str:
+    """An answer's text with [n] markers and the passages they cite."""
+    citations = {c.ordinal: c for c in answer.citations.all()}
+    text = (
+        "".join(
+            segment["text"] + "".join(f"[{n}]" for n in segment["citations"])
+            for segment in answer.segments
+        ).strip()
+        or answer.text
+    )
+    if citations:
+        sources = "\n".join(
+            f'[{n}] {c.document.title}: "{c.cited_text}"'
+            for n, c in sorted(citations.items())
+        )
+        text += "\n\nSources:\n" + sources
+    return text
+
+
 # Claude ---------------------------------------------------------------------
 
 
-def _documents_for(hits: list[Hit]) -> list[Document]:
-    """The documents of the hits, best first, at most ANSWER_MAX_DOCUMENTS."""
-    order: list[str] = []
-    for hit in hits:
-        if hit.document_id not in order:
-            order.append(hit.document_id)
-    order = order[: settings.ANSWER_MAX_DOCUMENTS]
-    by_id = {str(d.id): d for d in Document.objects.filter(id__in=order)}
-    return [by_id[i] for i in order if i in by_id]
+def estimate_cost(model: str, usage: dict[str, int]) -> Decimal:
+    """US dollars for one answer, from the shared price table (search.usage)."""
+    from search import usage as usage_prices
 
-
-def document_block(document: Document) -> dict[str, Any]:
-    """A citable document block: the uploaded file, or the stored text inline."""
-    source: dict[str, Any]
-    if document.file_id:
-        source = {"type": "file", "file_id": document.file_id}
-    else:
-        # Not uploaded (offline ingest, or too large for the Files API): send the
-        # very text Cairn stores, so char_location offsets still index into it.
-        source = {"type": "text", "media_type": "text/plain", "data": document.text}
-    return {
-        "type": "document",
-        "source": source,
-        "title": document.title,
-        "citations": {"enabled": True},
-    }
-
-
-def build_request(question: str, documents: list[Document]) -> dict[str, Any]:
-    """The Messages request: one document block per document, then the question."""
-    blocks = [document_block(document) for document in documents]
-    if blocks:
-        blocks[-1]["cache_control"] = {"type": "ephemeral"}
-    return {
-        "model": claude.model(),
-        "max_tokens": settings.CLAUDE_MAX_TOKENS,
-        "system": SYSTEM_PROMPT,
-        "messages": [
-            {"role": "user", "content": [*blocks, {"type": "text", "text": question}]}
-        ],
-    }
-
-
-def claude_answer(
-    question: str, hits: list[Hit], *, web_tool: dict[str, Any] | None = None
-) -> Result:
-    """Ask Claude with the hits' documents and map its citations back."""
-    documents = _documents_for(hits)
-    message = _create_with_reupload(question, documents, web_tool=web_tool)
-    fetches = web_fetch.parse_fetches(message.get("content", []))
-    segments = [
-        Segment(
-            text=block.get("text", ""),
-            citations=[
-                mapped
-                for citation in block.get("citations") or []
-                if not web_fetch.is_fetched(citation, len(documents))
-                and (mapped := map_citation(citation, documents)) is not None
-            ],
-            web=web_fetch.web_citations(block, len(documents), fetches),
-        )
-        for block in message.get("content", [])
-        if block.get("type") == "text"
-    ]
-    usage = message.get("usage") or {}
-    return Result(
-        mode=Answer.Mode.CLAUDE,
-        model=str(message.get("model") or claude.model()),
-        segments=segments or [Segment(NOT_FOUND)],
-        web_fetches=fetches,
-        usage={
-            "input_tokens": int(usage.get("input_tokens") or 0),
-            "output_tokens": int(usage.get("output_tokens") or 0),
-            "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
-            "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-        },
+    return usage_prices.estimate_cost(
+        model,
+        input=usage.get("input_tokens", 0),
+        output=usage.get("output_tokens", 0),
+        cache_read=usage.get("cache_read_tokens", 0),
+        cache_write=usage.get("cache_write_tokens", 0),
     )
 
 
-def _create_with_reupload(
-    question: str, documents: list[Document], *, web_tool: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Ask Claude; if a referenced file is gone (404), re-upload it and retry once."""
+def _usage(raw: dict[str, Any]) -> dict[str, int]:
+    return {
+        "input_tokens": int(raw.get("input_tokens") or 0),
+        "output_tokens": int(raw.get("output_tokens") or 0),
+        "cache_read_tokens": int(raw.get("cache_read_input_tokens") or 0),
+        "cache_write_tokens": int(raw.get("cache_creation_input_tokens") or 0),
+    }
+
+
+def claude_parts(
+    question: str,
+    hits: list[Hit],
+    history: list[dict[str, Any]],
+    result: Result,
+    *,
+    web_tool: dict[str, Any] | None = None,
+) -> Iterator[Part]:
+    """Stream Claude's answer over the context that fits, mapping each citation."""
+    context = choose_context(hits)
+    result.context_mode = context.mode
+    first_web = len(context.documents)
+    for event in _stream_with_reupload(question, context, history, result, web_tool):
+        kind = event.get("type")
+        if kind == "content_block_start":
+            if event["content_block"].get("type") == "text":
+                yield ("segment", None)
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            if delta.get("type") == "text_delta":
+                yield ("text", delta["text"])
+            elif delta.get("type") == "citations_delta":
+                citation = delta["citation"]
+                if web_fetch.is_fetched(citation, first_web):
+                    continue  # placed with its fetched page once the message ends
+                mapped = map_citation(citation, context.documents, context)
+                if mapped is not None:
+                    yield ("citation", mapped)
+        elif kind == "final_message":
+            message = event["message"]
+            result.model = str(message.get("model") or result.model)
+            result.usage = _usage(message.get("usage") or {})
+            _attach_web(result, message, first_web)
+
+
+def _attach_web(result: Result, message: dict[str, Any], first_web: int) -> None:
+    """Record the fetches and hang each text block's web citations on its segment."""
+    content = message.get("content") or []
+    result.web_fetches = web_fetch.parse_fetches(content)
+    if not result.web_fetches:
+        return
+    texts = [block for block in content if block.get("type") == "text"]
+    for segment, block in zip(result.segments, texts, strict=False):
+        segment.web = web_fetch.web_citations(block, first_web, result.web_fetches)
+
+
+def _stream_with_reupload(
+    question: str,
+    context: Context,
+    history: list[dict[str, Any]],
+    result: Result,
+    web_tool: dict[str, Any] | None,
+) -> Iterator[dict[str, Any]]:
+    """Stream events; if a referenced file is gone (404), re-upload it, retry once."""
     import anthropic
 
     from documents.files_services import document_reupload_missing
 
-    def send() -> dict[str, Any]:
-        request = build_request(question, documents)
+    def open_stream() -> Iterator[dict[str, Any]]:
+        request = build_request(question, context, history)
         betas = [files_api.FILES_BETA]
         if web_tool is not None:
             betas.append(web_fetch.add_to_request(request, web_tool))
-        return claude.create_message(request, betas=betas)
+        result.model = str(request["model"])
+        return claude.stream_message(request, betas=betas)
 
+    events = open_stream()
     try:
-        return send()
+        first = next(events, None)
     except anthropic.NotFoundError:
-        if not document_reupload_missing(documents=documents):
+        if not document_reupload_missing(documents=context.documents):
             raise
-    return send()
+        events = open_stream()
+        first = next(events, None)
+    if first is not None:
+        yield first
+        yield from events
 
 
 def map_citation(
-    citation: dict[str, Any], documents: list[Document]
+    citation: dict[str, Any],
+    documents: list[Document],
+    context: Context | None = None,
 ) -> CitationData | None:
     """Map one Claude citation to Cairn's document, character range, pages and chunk."""
     index = citation.get("document_index")
@@ -237,6 +350,19 @@ def map_citation(
         window = _page_range(document, first_page, end_page)
         found = _find(document.text, cited, *window)
         data.start_char, data.end_char = found if found else window
+    elif kind == "content_block_location" and context and context.chunks:
+        blocks = context.chunks[index]
+        first = min(max(0, int(citation["start_block_index"])), len(blocks) - 1)
+        last = min(max(first + 1, int(citation["end_block_index"])), len(blocks))
+        window = (blocks[first].start_char, blocks[last - 1].end_char)
+        found = _find(document.text, cited, *window)
+        data.start_char, data.end_char = found if found else window
+        if document.page_starts:
+            data.start_page = document.page_of(data.start_char)
+            data.end_page = document.page_of(max(data.start_char, data.end_char - 1))
+        # The block names the chunk exactly; no need to search by offset.
+        data.chunk_id = blocks[first].chunk_id
+        return data
     else:
         log.warning("unsupported citation type %r", kind)
         return None
@@ -342,6 +468,19 @@ def _sentences(hit: Hit) -> list[tuple[int, int]]:
     return spans
 
 
+def offline_parts(question: str, hits: list[Hit], result: Result) -> Iterator[Part]:
+    """The offline answer, streamed in the same parts as Claude's."""
+    answer = offline_answer(question, hits)
+    result.model = answer.model
+    for segment in answer.segments:
+        yield ("segment", None)
+        # Word by word, so the page streams offline as it does with Claude.
+        for piece in re.findall(r"\S+\s*", segment.text):
+            yield ("text", piece)
+        for citation in segment.citations:
+            yield ("citation", citation)
+
+
 def offline_answer(question: str, hits: list[Hit]) -> Result:
     """Pick the retrieved sentences that share the question's rarest terms."""
     wanted = set(terms(question))
@@ -413,9 +552,14 @@ def _store(
     hits: list[Hit],
     result: Result,
     latency_ms: int,
+    conversation: Conversation | None = None,
 ) -> Answer:
     with transaction.atomic():
-        question = Question.objects.create(workspace=workspace, user=user, text=text)
+        question = Question.objects.create(
+            workspace=workspace, user=user, text=text, conversation=conversation
+        )
+        if conversation is not None:
+            conversation.save(update_fields=["updated"])
         stored_segments: list[dict[str, Any]] = []
         citations: list[Citation] = []
         for segment in result.segments:
@@ -449,6 +593,8 @@ def _store(
             retrieved_chunk_ids=[hit.chunk_id for hit in hits],
             latency_ms=latency_ms,
             web_fetches=result.web_fetches,
+            context_mode=result.context_mode,
+            cost_usd=estimate_cost(result.model, result.usage),
             **result.usage,
         )
         for citation in citations:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 
 from documents.api_auth import ApiError, api_view
 from documents.models import Workspace
@@ -14,6 +21,8 @@ from documents.permissions import VIEWER, require_role
 from documents.selectors import document_ids_for_filter, workspace_for_request
 from search import answering, selectors, services
 from search.retrieval import chunk_search
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
 
@@ -90,17 +99,57 @@ def search(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"results": results})
 
 
+def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """Server-Sent Events: one `event:` and one JSON `data:` line per event."""
+    try:
+        for event in events:
+            data = json.dumps(event["data"], separators=(",", ":"))
+            yield f"event: {event['event']}\ndata: {data}\n\n".encode()
+    except Exception:
+        # The status line is long gone; say so in the stream instead.
+        log.exception("streamed answer failed")
+        data = json.dumps({"message": "The answer could not be completed."})
+        yield f"event: error\ndata: {data}\n\n".encode()
+
+
+def streaming(events: Iterator[dict[str, Any]]) -> StreamingHttpResponse:
+    """A text/event-stream response that proxies do not buffer."""
+    response = StreamingHttpResponse(sse(events), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
 @api_view(("POST",))
-def ask(request: HttpRequest) -> HttpResponse:
-    """Answer a question from the workspace's documents, with citations."""
+def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Answer a question from the workspace's documents, with citations.
+
+    With `Accept: text/event-stream` the answer streams as Server-Sent Events.
+    """
     body = _body(request)
     question = _text(body, "question")
     workspace, document_ids = _scope(request, body)
+    conversation = selectors.conversation_for_user(
+        user=request.user, code=body.get("conversation_id")
+    )
+    if conversation is not None and conversation.workspace_id != workspace.id:
+        raise ApiError(404, "not_found", "No such conversation in this workspace.")
+    if "text/event-stream" in request.headers.get("Accept", ""):
+        return streaming(
+            answering.answer_events(
+                workspace=workspace,
+                user=request.user,
+                text=question,
+                document_ids=document_ids,
+                conversation=conversation,
+            )
+        )
     answer = answering.answer_question(
         workspace=workspace,
         user=request.user,
         text=question,
         document_ids=document_ids,
+        conversation=conversation,
     )
     answer = selectors.answer_get_for_user(user=request.user, code=answer.code)
     return JsonResponse(selectors.answer_json(answer))
@@ -138,4 +187,12 @@ def answer_feedback(request: HttpRequest, code: str) -> HttpResponse:
             "helpful": feedback.helpful,
             "comment": feedback.comment,
         }
+    )
+
+
+@api_view(("GET",))
+def conversations(request: HttpRequest) -> HttpResponse:
+    """The user's conversations, latest first."""
+    return JsonResponse(
+        {"conversations": selectors.conversations_json(user=request.user)}
     )

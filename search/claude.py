@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -12,17 +13,52 @@ from documents import files_api
 
 log = logging.getLogger(__name__)
 
+# The raw stream events Cairn reads; the SDK's convenience events repeat them.
+RAW_EVENTS = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    }
+)
+
 
 def create_message(request: dict[str, Any], *, betas: list[str]) -> dict[str, Any]:
     """Send a Messages request through the beta client and return it as plain JSON."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeprecationWarning)
         message = files_api.client().beta.messages.create(**request, betas=betas)
+    _log_warnings(caught)
+    result: dict[str, Any] = message.model_dump(mode="json")
+    return result
+
+
+def stream_message(
+    request: dict[str, Any], *, betas: list[str]
+) -> Iterator[dict[str, Any]]:
+    """Stream a Messages request: raw events as JSON, then the final message.
+
+    The last item is {"type": "final_message", "message": {...}}.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        manager = files_api.client().beta.messages.stream(**request, betas=betas)
+    _log_warnings(caught)
+    with manager as stream:
+        for event in stream:
+            if event.type in RAW_EVENTS:
+                yield event.model_dump(mode="json")
+        final = stream.get_final_message().model_dump(mode="json")
+    yield {"type": "final_message", "message": final}
+
+
+def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:
         # The SDK warns about models near end of life; surface it where admins look.
         log.warning("anthropic SDK: %s", warning.message)
-    result: dict[str, Any] = message.model_dump(mode="json")
-    return result
 
 
 def deprecation_notice() -> str | None:

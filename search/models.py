@@ -10,6 +10,29 @@ from django.db import models
 from documents.models import Chunk, Document, Workspace
 
 
+class Conversation(models.Model):
+    """A thread of questions; follow-ups carry the earlier turns."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="conversations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+    )
+    title = models.CharField(max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class Question(models.Model):
     """What a user asked in a workspace."""
 
@@ -21,6 +44,13 @@ class Question(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True
     )
     text = models.TextField()
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="questions",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -38,7 +68,14 @@ class Answer(models.Model):
     question = models.ForeignKey(
         Question, on_delete=models.CASCADE, related_name="answers"
     )
+
+    class Context(models.TextChoices):
+        FILES = "files", "whole documents"
+        CHUNKS = "chunks", "retrieved chunks"
+
     mode = models.CharField(max_length=10, choices=Mode.choices)
+    # What Claude was sent: whole documents, or only the retrieved chunks.
+    context_mode = models.CharField(max_length=10, choices=Context.choices, blank=True)
     model = models.CharField(max_length=100, blank=True)
     text = models.TextField()
     # [{"text": str, "citations": [ordinal, ...]}, ...] in answer order.
@@ -49,6 +86,8 @@ class Answer(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     cache_read_tokens = models.PositiveIntegerField(default=0)
     cache_write_tokens = models.PositiveIntegerField(default=0)
+    # Estimated from settings.CLAUDE_PRICES at the time of answering.
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     # Claude's web fetches while answering: [{"url", "title", "retrieved_at",
     # "error_code"}, ...] in the order they ran (search/web_fetch.py).

@@ -7,14 +7,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from search.models import Answer
+from documents.api_auth import ApiError
+from search.models import Answer, Conversation
 
 
 def answer_get_for_user(*, user: Any, code: Any) -> Answer:
     """An answer in one of the user's workspaces, or 404."""
     try:
         return (
-            Answer.objects.select_related("question")
+            Answer.objects.select_related("question__conversation")
             .prefetch_related("citations__document")
             .get(code=code, question__workspace__memberships__user=user)
         )
@@ -46,7 +47,49 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             }
             for c in answer.citations.all()
         ],
+        "conversation_id": (
+            str(answer.question.conversation.code)
+            if answer.question.conversation
+            else None
+        ),
+        "context_mode": answer.context_mode or None,
         "usage": answer.usage,
+        "cost_usd": str(answer.cost_usd),
         "latency_ms": answer.latency_ms,
         "web_fetches": answer.web_fetches,
     }
+
+
+def conversation_for_user(*, user: Any, code: Any) -> Conversation | None:
+    """The user's conversation named by code; None starts a new one."""
+    if code is None or code == "":
+        return None
+    try:
+        return Conversation.objects.get(code=code, user=user)
+    except (Conversation.DoesNotExist, ValidationError, ValueError):
+        raise ApiError(404, "not_found", "No such conversation.") from None
+
+
+def conversations_for_user(*, user: Any) -> list[Conversation]:
+    """The user's conversations, most recently active first."""
+    return list(Conversation.objects.filter(user=user).order_by("-updated")[:100])
+
+
+def conversations_json(*, user: Any) -> list[dict[str, Any]]:
+    """The API's list of a user's conversations with their answers."""
+    rows = []
+    for conversation in conversations_for_user(user=user):
+        answers = Answer.objects.filter(question__conversation=conversation).order_by(
+            "created"
+        )
+        rows.append(
+            {
+                "id": str(conversation.code),
+                "title": conversation.title,
+                "updated": conversation.updated.isoformat(),
+                "answers": [
+                    str(code) for code in answers.values_list("code", flat=True)
+                ],
+            }
+        )
+    return rows

@@ -10,6 +10,7 @@ app_name = "search"
 
 urlpatterns = [
     path("", views.ask, name="ask"),
+    path("stream", views.ask_stream, name="ask-stream"),
     path("answers/<uuid:code>/", views.answer_detail, name="answer"),
     path("answers/<uuid:code>/feedback", views.answer_feedback, name="feedback"),
 ]

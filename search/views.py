@@ -6,10 +6,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from documents.models import Workspace
 from documents.permissions import VIEWER, require_role
 from documents.selectors import (
     document_ids_for_filter,
@@ -18,8 +20,31 @@ from documents.selectors import (
     workspace_for_request,
 )
 from search import answering, selectors, services, web_fetch_display
-from search.api import MAX_QUESTION_CHARS
-from search.models import Answer, Feedback
+from search.api import MAX_QUESTION_CHARS, streaming
+from search.models import Answer, Citation, Conversation, Feedback
+
+# Characters of surrounding text shown around a cited passage.
+CONTEXT_CHARS = 400
+
+
+def _conversation(request: HttpRequest, workspace: Workspace) -> Conversation | None:
+    code = request.POST.get("conversation") or None
+    if code is None:
+        return None
+    user: Any = request.user
+    return Conversation.objects.filter(
+        code=code, user=user, workspace=workspace
+    ).first()
+
+
+def _document_ids(request: HttpRequest, workspace: Workspace) -> list[str] | None:
+    """The documents the form limits the question to (None: the whole workspace)."""
+    return document_ids_for_filter(
+        user=request.user,
+        workspace=workspace,
+        document_ids=request.POST.getlist("document_ids") or None,
+        tags=request.POST.getlist("tags") or None,
+    )
 
 
 @login_required
@@ -36,17 +61,12 @@ def ask(request: HttpRequest) -> HttpResponse:
                 request, f"Keep questions under {MAX_QUESTION_CHARS} characters."
             )
         else:
-            document_ids = document_ids_for_filter(
-                user=request.user,
-                workspace=workspace,
-                document_ids=request.POST.getlist("document_ids") or None,
-                tags=request.POST.getlist("tags") or None,
-            )
             answer = answering.answer_question(
                 workspace=workspace,
                 user=request.user,
                 text=text,
-                document_ids=document_ids,
+                document_ids=_document_ids(request, workspace),
+                conversation=_conversation(request, workspace),
             )
             return redirect("search:answer", code=answer.code)
     user: Any = request.user
@@ -58,15 +78,79 @@ def ask(request: HttpRequest) -> HttpResponse:
     documents = document_list_for_user(user=user, workspace=workspace).filter(
         status="ready"
     )
+    conversations = selectors.conversations_for_user(user=user)[:20]
+    for conversation in conversations:
+        # Each conversation opens at its latest answer, which shows the earlier turns.
+        conversation.latest = (  # type: ignore[attr-defined]
+            Answer.objects.filter(question__conversation=conversation)
+            .order_by("-created")
+            .values_list("code", flat=True)
+            .first()
+        )
     return render(
         request,
         "search/ask.html",
         {
             "recent": recent,
+            "conversations": conversations,
             "documents": documents,
             "tags": tags_for_workspace(workspace=workspace),
         },
     )
+
+
+@login_required
+@require_POST
+def ask_stream(request: HttpRequest) -> HttpResponseBase:
+    """The ask form's streaming twin: the answer as Server-Sent Events."""
+    text = request.POST.get("question", "").strip()
+    if not text or len(text) > MAX_QUESTION_CHARS:
+        return JsonResponse(
+            {"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."},
+            status=400,
+        )
+    workspace = workspace_for_request(request)
+    require_role(user=request.user, workspace=workspace, role=VIEWER)
+    return streaming(
+        answering.answer_events(
+            workspace=workspace,
+            user=request.user,
+            text=text,
+            document_ids=_document_ids(request, workspace),
+            conversation=_conversation(request, workspace),
+        )
+    )
+
+
+def passage(citation: Citation) -> dict[str, Any]:
+    """A cited passage in its surrounding text, for the side panel."""
+    document = citation.document
+    text = document.text
+    start = citation.start_char or 0
+    end = citation.end_char if citation.end_char is not None else start
+    if document.is_pdf and citation.start_page and document.page_starts:
+        # The whole extracted page beside the rendered one.
+        starts = document.page_starts
+        left = starts[citation.start_page - 1]
+        last = citation.end_page or citation.start_page
+        right = starts[last] if last < len(starts) else len(text)
+    else:
+        left = max(0, start - CONTEXT_CHARS)
+        right = min(len(text), end + CONTEXT_CHARS)
+    return {
+        "citation": citation,
+        "before": ("…" if left > 0 and not document.is_pdf else "") + text[left:start],
+        "cited": text[start:end],
+        "after": text[end:right] + ("…" if right < len(text) else ""),
+        "pages": list(
+            range(
+                citation.start_page or 0,
+                (citation.end_page or citation.start_page or -1) + 1,
+            )
+        )
+        if document.is_pdf and citation.start_page
+        else [],
+    }
 
 
 @login_required
@@ -86,6 +170,15 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
     )
     user: Any = request.user
     feedback = Feedback.objects.filter(answer=answer, user=user).first()
+    conversation = answer.question.conversation
+    turns = (
+        Answer.objects.filter(question__conversation=conversation)
+        .exclude(id=answer.id)
+        .select_related("question")
+        .order_by("created")
+        if conversation
+        else Answer.objects.none()
+    )
     return render(
         request,
         "search/answer.html",
@@ -96,6 +189,10 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
             "web_cited": web_cited,
             "fetches": web_fetch_display.fetch_rows(answer),
             "feedback": feedback,
+            "passages": [passage(c) for c in citations.values()],
+            "not_found": not citations and not web_cited,
+            "conversation": conversation,
+            "turns": turns,
         },
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -23,6 +24,7 @@ from documents.services import (
     document_ingest,
     workspace_default_for_user,
 )
+from search import reranking
 from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
@@ -48,8 +50,10 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.FILES_API_BACKOFF_S = 0.01
     settings.FILES_API_BACKOFF_MAX_S = 0.5
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    cache.clear()
     yield
     embeddings._cached_embedder.cache_clear()
+    reranking._cached.cache_clear()
     files_api._client.cache_clear()
 
 

@@ -43,7 +43,18 @@ def test_upload_ask_and_open_a_citation(
     expect(page.locator("#popover")).to_be_visible()
     expect(page.locator("#popover blockquote")).to_contain_text("25 days")
 
+    # The answer streamed in, then its stored page opened.
+    expect(page).to_have_url(re.compile(r"/ask/answers/[0-9a-f-]+/"))
     marker.click()
+    panel = page.locator("#panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator("mark.cited")).to_have_text(
+        "Employees get 25 days of paid vacation per year."
+    )
+    # The passage sits in its surrounding text.
+    expect(panel.locator(".passage")).to_contain_text("Unused vacation days")
+
+    panel.locator("text=Open in the document").click()
     expect(page).to_have_url(re.compile(r"/documents/[0-9a-f-]+/\?start=\d+&end=\d+"))
     expect(page.locator("mark#cited")).to_contain_text(
         "Employees get 25 days of paid vacation per year."

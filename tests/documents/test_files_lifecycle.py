@@ -20,7 +20,7 @@ from documents.files_services import (
 )
 from documents.models import Document, RemoteFileTombstone
 from documents.services import document_delete
-from search.answering import claude_answer
+from search.answering import answer_question
 from search.retrieval import chunk_search
 from tests.conftest import HANDBOOK, ingested
 from tests.fakes.anthropic import FORBIDDEN_FILENAME_CHARS, FakeAnthropic
@@ -205,11 +205,11 @@ def test_a_file_gone_at_question_time_is_reuploaded_and_retried_once(
     document = ingested(user, "handbook.md", HANDBOOK.encode())
     old = document.file_id
     del fake_anthropic.files[old]
-    hits = chunk_search(
-        workspace_id=document.workspace_id, query="vacation days", top_k=3
+    answer = answer_question(
+        workspace=document.workspace, user=user, text="How many vacation days?"
     )
-    result = claude_answer("How many vacation days?", hits)
-    assert any(segment.citations for segment in result.segments)
+    assert answer.mode == "claude"
+    assert answer.citations.exists()
     document.refresh_from_db()
     assert document.file_id and document.file_id != old
     assert list(fake_anthropic.files) == [document.file_id]

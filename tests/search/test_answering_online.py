@@ -8,8 +8,9 @@ from typing import Any
 from django.test import Client
 
 from documents.models import Chunk, Document
-from search.answering import SYSTEM_PROMPT, map_citation
+from search.answering import map_citation
 from search.models import Answer
+from search.prompting import SYSTEM_PROMPT
 from tests.conftest import HANDBOOK, ingested
 from tests.fakes.anthropic import FakeAnthropic
 from tests.pdfs import make_pdf

@@ -7,7 +7,10 @@ from typing import Any
 
 from django.test import Client
 
+from search.models import Answer
 from tests.conftest import HANDBOOK, ingested
+from tests.factories import make_user
+from tests.pdfs import make_pdf
 
 
 def test_asking_shows_an_answer_with_linked_markers(web: Client, user: Any) -> None:
@@ -35,3 +38,75 @@ def test_recent_questions_are_listed(web: Client, user: Any) -> None:
     ingested(user, "handbook.md", HANDBOOK.encode())
     web.post("/ask/", {"question": "expense report deadline"})
     assert "expense report deadline" in web.get("/ask/").content.decode()
+
+
+def test_the_side_panel_holds_the_passage_in_its_context(
+    web: Client, user: Any
+) -> None:
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    html = web.post(
+        "/ask/", {"question": "How many days of paid vacation?"}, follow=True
+    ).content.decode()
+    template = html.split('<template id="passage-1">')[1].split("</template>")[0]
+    cited = template.split('<mark class="cited">')[1].split("</mark>")[0]
+    assert cited == "Employees get 25 days of paid vacation per year."
+    # Text on both sides of the mark comes from the document around the range.
+    before = template.split('<div class="passage">')[1].split("<mark")[0]
+    assert before.endswith("## Vacation\n\n")
+    assert document.text.index(cited) == len("# Handbook\n\n## Vacation\n\n")
+
+
+def test_pdf_citations_show_the_rendered_page(web: Client, user: Any) -> None:
+    document = ingested(
+        user,
+        "report.pdf",
+        make_pdf([["Annual report."], ["The warranty lasts five years."]]),
+    )
+    html = web.post(
+        "/ask/", {"question": "How long is the warranty?"}, follow=True
+    ).content.decode()
+    src = f"/documents/{document.id}/pages/2.png"
+    assert f'src="{src}"' in html
+    png = web.get(src)
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert web.get(f"/documents/{document.id}/pages/9.png").status_code == 404
+
+
+def test_page_images_are_access_checked(web: Client, user: Any) -> None:
+    document = ingested(user, "report.pdf", make_pdf([["Annual report."]]))
+    other = Client()
+    other.force_login(make_user())
+    assert other.get(f"/documents/{document.id}/pages/1.png").status_code == 404
+
+
+def test_no_answer_is_shown_as_not_in_your_documents(web: Client, user: Any) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    html = web.post(
+        "/ask/", {"question": "zebra quantum xylophone"}, follow=True
+    ).content.decode()
+    assert "Not in your documents." in html
+    assert 'class="cite"' not in html
+
+
+def test_the_page_streams_and_follow_ups_join_the_conversation(
+    web: Client, user: Any
+) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    response: Any = web.post(
+        "/ask/stream", {"question": "How many days of paid vacation?"}
+    )
+    assert response["Content-Type"] == "text/event-stream"
+    frames = b"".join(response.streaming_content).decode().strip().split("\n\n")
+    assert frames[0].startswith("event: start")
+    assert frames[-1].startswith("event: done")
+    first = Answer.objects.get()
+    conversation = first.question.conversation
+    assert conversation is not None
+    web.post(
+        "/ask/",
+        {"question": "When do unused days expire?", "conversation": conversation.code},
+    )
+    assert conversation.questions.count() == 2
+    html = web.get("/ask/").content.decode()
+    assert "How many days of paid vacation?" in html.split("Your conversations")[1]

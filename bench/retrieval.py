@@ -1,0 +1,267 @@
+"""Retrieval latency: Cairn's dense search vs a plain psycopg HNSW query vs LangChain.
+
+Synthetic chunks with random unit vectors are loaded with binary COPY (10k and
+100k, settings.EMBEDDING_DIMENSIONS wide) into Cairn's own table, and the same
+vectors into langchain-postgres's table. Each path answers the same 200 random
+query vectors for the top 10; p50/p95 are per-query wall times in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+SIZES = (10_000, 100_000)
+QUERIES = 200
+TOP_K = 10
+WARMUP = 10
+
+
+def _setup() -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _unit(rng: Any, count: int, dims: int) -> Any:
+    import numpy as np
+
+    vectors = rng.standard_normal((count, dims)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def _dsn() -> str:
+    from django.conf import settings
+
+    return str(settings.DATABASE_URL)
+
+
+def _load_cairn(vectors: Any, size: int) -> int:
+    """A workspace with one document and `size` chunks; returns the workspace id."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    from documents.models import Document, Workspace
+
+    Workspace.objects.filter(name__startswith="bench:").delete()
+    workspace = Workspace.objects.create(name=f"bench:{size}")
+    document = Document.objects.create(
+        workspace=workspace,
+        original_name="synthetic.txt",
+        title="synthetic",
+        mime_type="text/plain",
+        sha256="0" * 64,
+        size=0,
+        status=Document.Status.READY,
+    )
+    with psycopg.connect(_dsn(), autocommit=True) as conn:
+        register_vector(conn)
+        # Building the index once after the load is far faster than growing it.
+        conn.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
+        with conn.cursor().copy(
+            "COPY documents_chunk (document_id, workspace_id, ordinal, text, "
+            "start_char, end_char, heading, token_estimate, embedding) "
+            "FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(
+                [
+                    "uuid",
+                    "int8",
+                    "int4",
+                    "text",
+                    "int4",
+                    "int4",
+                    "text",
+                    "int4",
+                    "vector",
+                ]
+            )
+            for i in range(size):
+                copy.write_row(
+                    [
+                        document.id,
+                        workspace.id,
+                        i,
+                        f"chunk {i}",
+                        0,
+                        1,
+                        "",
+                        1,
+                        vectors[i],
+                    ]
+                )
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute(
+            "CREATE INDEX chunk_embedding_hnsw ON documents_chunk USING hnsw "
+            "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+        )
+        conn.execute("ANALYZE documents_chunk")
+    return int(workspace.id)
+
+
+class _Fixed:
+    """A LangChain Embeddings stand-in: the vectors are given, never computed."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> list[float]:
+        raise NotImplementedError
+
+
+def _load_langchain(vectors: Any, size: int) -> Any:
+    """langchain-postgres's PGVector over the same vectors (its default schema)."""
+    import psycopg
+    from langchain_postgres import PGVector
+    from pgvector.psycopg import register_vector
+    from psycopg.types.json import Jsonb
+
+    store = PGVector(
+        embeddings=_Fixed(),  # type: ignore[arg-type]
+        connection=_dsn().replace("postgresql://", "postgresql+psycopg://", 1),
+        collection_name=f"bench{size}",
+        pre_delete_collection=True,
+    )
+    with psycopg.connect(_dsn(), autocommit=True) as conn:
+        register_vector(conn)
+        row = conn.execute(
+            "SELECT uuid FROM langchain_pg_collection WHERE name = %s",
+            [f"bench{size}"],
+        ).fetchone()
+        assert row is not None
+        with conn.cursor().copy(
+            "COPY langchain_pg_embedding (id, collection_id, embedding, document, "
+            "cmetadata) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["varchar", "uuid", "vector", "varchar", "jsonb"])
+            for i in range(size):
+                copy.write_row(
+                    [str(uuid.uuid4()), row[0], vectors[i], f"chunk {i}", Jsonb({})]
+                )
+        conn.execute("ANALYZE langchain_pg_embedding")
+    return store
+
+
+def _time(
+    paths: dict[str, Callable[[int], object]], count: int
+) -> list[tuple[str, float, float]]:
+    """p50/p95 per path; paths take turns on each query so noise hits all alike."""
+    for index in range(WARMUP):
+        for run in paths.values():
+            run(index)
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    names = list(paths)
+    order = random.Random(0)
+    for index in range(count):
+        # A fresh order per query: the path after LangChain's full scan meets
+        # evicted caches, and that should not always be the same path.
+        order.shuffle(names)
+        for name in names:
+            run = paths[name]
+            started = time.perf_counter()
+            run(index)
+            samples[name].append((time.perf_counter() - started) * 1000)
+    rows = []
+    for name, values in samples.items():
+        values.sort()
+        rows.append(
+            (name, statistics.median(values), values[int(0.95 * len(values)) - 1])
+        )
+    return rows
+
+
+def run_size(
+    size: int, dims: int, rng: Any, langchain: bool
+) -> list[tuple[str, float, float]]:
+    """Latency rows (path, p50 ms, p95 ms) at one corpus size."""
+    import psycopg
+    from django.conf import settings
+    from pgvector.psycopg import register_vector
+
+    from search.retrieval import dense_ids
+
+    vectors = _unit(rng, size, dims)
+    queries = _unit(rng, QUERIES, dims)
+    started = time.monotonic()
+    workspace_id = _load_cairn(vectors, size)
+    print(
+        f"  loaded {size} chunks and built HNSW in {time.monotonic() - started:.0f} s"
+    )
+    ef_search = max(int(settings.SEARCH_EF_SEARCH), TOP_K)
+    listed = [[float(v) for v in q] for q in queries]
+    store = None
+    if langchain:
+        started = time.monotonic()
+        store = _load_langchain(vectors, size)
+        print(f"  loaded LangChain's table in {time.monotonic() - started:.0f} s")
+    with psycopg.connect(_dsn(), autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute(f"SET hnsw.ef_search = {ef_search:d}")
+        # Without this the planner prefers a parallel seq scan over TOASTed vectors.
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_sort = off")
+        sql = (
+            "SELECT id FROM documents_chunk WHERE workspace_id = %s "
+            "ORDER BY embedding <=> %s LIMIT %s"
+        )
+        paths: dict[str, Callable[[int], object]] = {
+            # prepare=False: a custom plan per query, as Cairn's client-side binding.
+            "floor: psycopg + HNSW": lambda i: conn.execute(
+                sql, [workspace_id, queries[i], TOP_K], prepare=False
+            ).fetchall(),
+            "cairn dense_ids": lambda i: dense_ids(workspace_id, listed[i], TOP_K),
+        }
+        if store is not None:
+            paths["langchain PGVector"] = lambda i: store.similarity_search_by_vector(
+                listed[i], k=TOP_K
+            )
+        rows = _time(paths, QUERIES)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    """Print p50/p95 retrieval latency per path and corpus size."""
+    parser = argparse.ArgumentParser(prog="bench retrieval")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--no-langchain", action="store_true")
+    args, _ = parser.parse_known_args(argv)
+    import numpy as np
+
+    _setup()
+    from django.conf import settings
+
+    dims = int(settings.EMBEDDING_DIMENSIONS)
+    rng = np.random.default_rng(42)
+    print(
+        f"retrieval: top {TOP_K} of random {dims}-d unit vectors, {QUERIES} queries, "
+        f"ef_search {settings.SEARCH_EF_SEARCH}"
+    )
+    ok = True
+    for size in (int(s) for s in args.sizes.split(",")):
+        print(f"{size} chunks")
+        rows = run_size(size, dims, rng, not args.no_langchain)
+        floor = rows[0][2]
+        for name, p50, p95 in rows:
+            print(
+                f"  {name:<24} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms"
+                f"   ({p95 / floor:.2f}x floor)"
+            )
+        cairn = rows[1][2]
+        if cairn > 1.5 * floor:
+            ok = False
+            print("  goal missed: cairn p95 is over 1.5x the floor")
+        if len(rows) > 2 and rows[2][2] < 5 * cairn:
+            ok = False
+            print("  goal missed: cairn is not 5x faster than LangChain at p95")
+    # Goals are reported, not enforced: a slow machine should not fail `make bench`.
+    print("retrieval goals met" if ok else "retrieval goals missed")
+    return 0
