@@ -235,7 +235,7 @@ def bench_langchain(pdfs: list[Path]) -> dict[str, float]:
 
     offline = OfflineEmbedder(1024)
 
-    class CairnOffline(Embeddings):
+    class CairnOffline(Embeddings):  # type: ignore[misc]
         """Cairn's offline embedder behind LangChain's interface."""
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:

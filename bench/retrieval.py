@@ -126,7 +126,7 @@ def _load_langchain(vectors: Any, size: int) -> Any:
     from psycopg.types.json import Jsonb
 
     store = PGVector(
-        embeddings=_Fixed(),  # type: ignore[arg-type]
+        embeddings=_Fixed(),
         connection=_dsn().replace("postgresql://", "postgresql+psycopg://", 1),
         collection_name=f"bench{size}",
         pre_delete_collection=True,
