@@ -264,3 +264,18 @@ def page(live_server: Any) -> Iterator[Any]:
             context.close()
             browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """End connections that threads or worker processes left open, at session end.
+
+    Dropping the test database fails while any other session is connected, and
+    the next run then starts by cleaning up after this one.
+    """
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
