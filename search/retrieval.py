@@ -13,11 +13,14 @@ from documents.embeddings import get_embedder
 RRF_K = 60
 CANDIDATES = 50
 
+# One embedding space's vectors, through its partial HNSW index: the
+# expression and the predicate are spelt exactly as in the index (space id and
+# width are inlined integers), or the planner cannot use it.
 _DENSE_SQL = """
-SELECT id FROM documents_chunk
-WHERE workspace_id = %s AND embedding IS NOT NULL
+SELECT chunk_id FROM documents_chunkvector
+WHERE space_id = {space:d} AND workspace_id = %s
   AND (%s::uuid[] IS NULL OR document_id = ANY(%s::uuid[]))
-ORDER BY embedding <=> %s::vector
+ORDER BY embedding::vector({dimensions:d}) <=> %s::vector({dimensions:d})
 LIMIT %s
 """
 
@@ -64,7 +67,26 @@ def dense_ids(
     limit: int,
     document_ids: list[str] | None = None,
 ) -> list[int]:
-    """Chunk ids nearest to vector by cosine, within one workspace."""
+    """Chunk ids nearest to vector by cosine, within one workspace.
+
+    The vector is searched in the space it was embedded in (get_embedder()
+    tags it), else in the active space; a vector of the wrong width for the
+    space finds nothing rather than failing.
+    """
+    from documents.models import EmbeddingSpace
+
+    space_id = getattr(vector, "space_id", "active")
+    spaces = EmbeddingSpace.objects.filter(purged__isnull=True)
+    space = (
+        spaces.filter(status=EmbeddingSpace.Status.ACTIVE).first()
+        if space_id == "active"
+        else spaces.filter(pk=space_id).first()
+        if space_id is not None
+        else None
+    )
+    if space is None or space.dimensions != len(vector):
+        return []
+    sql = _DENSE_SQL.format(space=space.pk, dimensions=space.dimensions)
     with transaction.atomic(), connection.cursor() as cursor:
         # Iterative scans keep the workspace filter from starving the result:
         # the index is walked further until `limit` rows pass the filter.
@@ -72,7 +94,7 @@ def dense_ids(
         ef_search = max(40, min(limit * 2, 400))
         cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search:d}")
         cursor.execute(
-            _DENSE_SQL,
+            sql,
             [workspace_id, document_ids, document_ids, vector_literal(vector), limit],
         )
         return [row[0] for row in cursor.fetchall()]
