@@ -250,7 +250,11 @@ def test_an_online_model_and_dimension_switch_uses_the_right_model_throughout(
     assert "vacation" in _dense_texts(handbook, "paid vacation days")[0]
     memo = ingested(user, "memo.md", MEMO.encode())
     requests = [r.body for r in fake_voyage.requests if r.path == "/v1/embeddings"]
-    query = [(b["model"], b["output_dimension"]) for b in requests if b["input_type"] == "query"]  # fmt: skip
+    query = [
+        (b["model"], b["output_dimension"])
+        for b in requests
+        if b["input_type"] == "query"
+    ]
     assert query == [("voyage-3.5", 1024)]
     documents = {
         (b["model"], b["output_dimension"])
