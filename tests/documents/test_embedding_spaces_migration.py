@@ -72,9 +72,4 @@ def test_stored_vectors_become_the_active_space() -> None:
     # Deleting chunks takes their vectors with them, in the database.
     new.get_model("documents", "Chunk").objects.all().delete()
     assert not vectors.all().exists()
-    _migrate(executor_leaf())
-
-
-def executor_leaf() -> list[tuple[str, str]]:
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
