@@ -3,10 +3,12 @@
 Settings EMBEDDING_MODEL and EMBEDDING_DIMENSIONS name the desired space.
 `spaces_reconcile()` (beat task every minute, and `manage.py embeddings_switch`)
 compares it with the active space; when they differ it creates a building
-space with its own partial HNSW index and queues `embeddings_build_task`,
-which re-embeds every chunk in batches. Queries keep using the active space
-until the building one has a vector for every chunk; then one transaction
-makes it active and retires the old one, whose vectors are purged later.
+space and queues `embeddings_build_task`, which re-embeds every chunk in
+batches, then builds the space's own partial HNSW index over the filled
+space (much faster than growing it row by row). Queries keep using the
+active space until the building one has a vector for every chunk and its
+index; then one transaction makes it active and retires the old one, whose
+vectors and index are purged later.
 
 Locking: ingestion writes a document's vectors while holding FOR SHARE on the
 live (active and building) space rows, and activation takes FOR UPDATE on the
@@ -95,7 +97,7 @@ def create_index(space: EmbeddingSpace) -> None:
     """The space's partial HNSW index on its own fixed width.
 
     Built CONCURRENTLY when not inside a transaction, so ingestion keeps writing
-    while an index is built over a large table.
+    (and search keeps reading) while an index is built over a large table.
     """
     concurrently = "" if connection.in_atomic_block else "CONCURRENTLY "
     with connection.cursor() as cursor:
@@ -111,6 +113,23 @@ def create_index(space: EmbeddingSpace) -> None:
             f"((embedding::vector({space.dimensions:d})) vector_cosine_ops) "
             f"WITH (m = 16, ef_construction = 64) WHERE space_id = {space.pk:d}"
         )
+
+
+def ensure_index(space: EmbeddingSpace) -> None:
+    """Build the space's index unless a valid one exists (a failed CONCURRENTLY
+    build leaves an invalid one behind, which is dropped and built again)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = "
+            "i.indexrelid WHERE c.relname = %s",
+            [space.index_name],
+        )
+        row = cursor.fetchone()
+    if row is not None and row[0]:
+        return
+    if row is not None:
+        drop_index(space)
+    create_index(space)
 
 
 def drop_index(space: EmbeddingSpace) -> None:
@@ -251,6 +270,7 @@ def space_build(
             written += _embed_batch(space, embedder, batch)
         else:
             return BuildResult(written, "more")
+        ensure_index(space)
         if space.status == Status.BUILDING and not space_activate(space_id=space.pk):
             return BuildResult(written, "more")
         EmbeddingSpace.objects.filter(pk=space.pk).update(error="")
@@ -361,7 +381,8 @@ def _start_building(model: str, dimensions: int) -> EmbeddingSpace:
             status=Status.BUILDING, retired=None, purged=None, error=""
         )
     space.refresh_from_db()
-    create_index(space)
+    # No index yet: HNSW inserts one by one are several times slower than one
+    # build over the filled space, so the index is built just before activation.
     log.info("building embedding space %s", name)
     return space
 

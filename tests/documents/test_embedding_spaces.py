@@ -72,7 +72,8 @@ def test_a_dimension_switch_keeps_search_on_the_old_space_until_complete(
     assert summary["building"] == "offline-lexical-v1/256"
     new = EmbeddingSpace.objects.get(status="building")
     assert new.dimensions == 256
-    assert new.index_name in _index_names()
+    # Its index is built over the filled space, just before activation.
+    assert new.index_name not in _index_names()
 
     # Half built: queries still embed in the active space's model and width.
     assert spaces.space_build(space_id=new.pk, max_batches=1).state == "more"
@@ -98,6 +99,7 @@ def test_a_dimension_switch_keeps_search_on_the_old_space_until_complete(
     new.refresh_from_db()
     old.refresh_from_db()
     assert (new.status, old.status) == ("active", "retired")
+    assert {new.index_name, old.index_name} <= _index_names()
     assert new.activated is not None and old.retired is not None
     assert spaces.space_progress(new) == (total + count, total + count)
 
@@ -202,27 +204,34 @@ def test_activation_waits_for_a_store_in_flight(user: Any, settings: Any) -> Non
     assert EmbeddingSpace.objects.get(pk=new.pk).status == "active"
 
 
-def test_the_dense_query_uses_the_active_spaces_partial_index(
-    user: Any, settings: Any
-) -> None:
-    handbook = ingested(user, "handbook.md", HANDBOOK.encode())
-    settings.EMBEDDING_DIMENSIONS = 256
-    spaces.spaces_reconcile(enqueue=False)
-    active = EmbeddingSpace.objects.get(status="active")
-    building = EmbeddingSpace.objects.get(status="building")
+def _plan(workspace_id: int, space: EmbeddingSpace) -> str:
     vector = get_embedder().embed_query("paid vacation days")
-    sql = retrieval._DENSE_SQL.format(space=active.pk, dimensions=active.dimensions)
+    assert getattr(vector, "space_id", None) == space.pk
+    sql = retrieval._DENSE_SQL.format(space=space.pk, dimensions=space.dimensions)
     with transaction.atomic(), connection.cursor() as cursor:
         # A handful of rows would make a sequential scan cheaper; this asks
         # whether the index *can* serve the query (expression and predicate).
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
             "EXPLAIN " + sql,
-            [handbook.workspace_id, None, None, retrieval.vector_literal(vector), 5],
+            [workspace_id, None, None, retrieval.vector_literal(vector), 5],
         )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert f"Index Scan using {active.index_name}" in plan
-    assert building.index_name not in plan
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_dense_query_uses_the_active_spaces_partial_index(
+    user: Any, settings: Any
+) -> None:
+    handbook = ingested(user, "handbook.md", HANDBOOK.encode())
+    old = EmbeddingSpace.objects.get(status="active")
+    settings.EMBEDDING_DIMENSIONS = 256
+    spaces.spaces_reconcile(enqueue=False)
+    new = EmbeddingSpace.objects.get(status="building")
+    assert f"Index Scan using {old.index_name}" in _plan(handbook.workspace_id, old)
+    assert spaces.space_build(space_id=new.pk).state == "active"
+    plan = _plan(handbook.workspace_id, new)
+    assert f"Index Scan using {new.index_name}" in plan
+    assert old.index_name not in plan
 
 
 def test_the_switch_command_builds_now(user: Any, settings: Any) -> None:
