@@ -139,18 +139,26 @@ def bench_inserts(rows: int) -> dict[str, float]:
     matrix /= numpy.linalg.norm(matrix, axis=1, keepdims=True)
     vectors = matrix.astype(numpy.float32).tolist()
     text = "Revenue grew eleven percent on strong services demand. " * 20
+    from documents.models import ChunkVector
+    from documents.spaces import ensure_active_space
+
+    space = ensure_active_space()
     data = [
         bulk.ChunkRow(document.id, workspace.id, i, text, 0, len(text), 1, "", 280,
-                      vectors[i])
+                      vectors={space.pk: vectors[i]})
         for i in range(rows)
     ]  # fmt: skip
     encode_started = time.perf_counter()
-    for row in data[:2000]:
-        bulk.encode(row)
+    for index, row in enumerate(data[:2000]):
+        bulk.encode(row, index)
+        bulk.encode_vector(
+            bulk.VectorRow(index, space.pk, workspace.id, document.id, vectors[index])
+        )
     encode_rate = 2000 / (time.perf_counter() - encode_started)
     results: dict[str, float] = {"encode_rows_per_s": encode_rate}
-    # The same rows into copies of the table: without any index or generated
-    # column (raw COPY), with the generated tsvector, then the real indexed table.
+    # The same rows into copies of the tables (chunks and their vectors): without
+    # any index or generated column (raw COPY), with the generated tsvector,
+    # then the real indexed tables (GIN, and the space's partial HNSW index).
     for label, including in (
         ("copy_raw_rows_per_s", "INCLUDING DEFAULTS INCLUDING IDENTITY"),
         ("copy_with_tsvector_rows_per_s", "INCLUDING DEFAULTS INCLUDING IDENTITY "
@@ -158,19 +166,27 @@ def bench_inserts(rows: int) -> dict[str, float]:
     ):  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_chunk_bare")
+            cursor.execute("DROP TABLE IF EXISTS bench_chunkvector_bare")
             cursor.execute(
                 f"CREATE UNLOGGED TABLE bench_chunk_bare (LIKE documents_chunk "
                 f"{including})"
             )
-        original_sql = bulk._SQL
+            cursor.execute(
+                "CREATE UNLOGGED TABLE bench_chunkvector_bare "
+                "(LIKE documents_chunkvector INCLUDING DEFAULTS INCLUDING IDENTITY)"
+            )
+        original_sql, original_vector_sql = bulk._SQL, bulk._VECTOR_SQL
         try:
             bulk._SQL = original_sql.replace("documents_chunk", "bench_chunk_bare")
+            bulk._VECTOR_SQL = original_vector_sql.replace(
+                "documents_chunkvector", "bench_chunkvector_bare"
+            )
             with transaction.atomic():
                 started = time.perf_counter()
                 bulk.copy_chunks(data)
                 results[label] = rows / (time.perf_counter() - started)
         finally:
-            bulk._SQL = original_sql
+            bulk._SQL, bulk._VECTOR_SQL = original_sql, original_vector_sql
     with transaction.atomic():
         started = time.perf_counter()
         bulk.copy_chunks(data)
@@ -179,18 +195,28 @@ def bench_inserts(rows: int) -> dict[str, float]:
     sample = min(rows, 3000)
     with transaction.atomic():
         started = time.perf_counter()
-        Chunk.objects.bulk_create(
+        created = Chunk.objects.bulk_create(
             [
                 Chunk(document=document, workspace_id=workspace.id, ordinal=r.ordinal,
                       text=r.text, start_char=0, end_char=len(text), page=1,
-                      heading="", token_estimate=280, embedding=r.embedding)
+                      heading="", token_estimate=280)
                 for r in data[:sample]
+            ],
+            batch_size=500,
+        )  # fmt: skip
+        ChunkVector.objects.bulk_create(
+            [
+                ChunkVector(chunk=chunk, space=space, workspace_id=workspace.id,
+                            document_id=document.id, embedding=r.vectors[space.pk])
+                for chunk, r in zip(created, data[:sample], strict=True)
             ],
             batch_size=500,
         )  # fmt: skip
         results["bulk_create_indexed_rows_per_s"] = sample / (
             time.perf_counter() - started
         )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_chunkvector_bare")
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_chunk_bare")
     document.delete()

@@ -45,12 +45,36 @@ def _dsn() -> str:
     return str(settings.DATABASE_URL)
 
 
-def _load_cairn(vectors: Any, size: int) -> int:
-    """A workspace with one document and `size` chunks; returns the workspace id."""
+def _bench_space(dims: int) -> Any:
+    """An active embedding space of the bench's width (the bench database only)."""
+    from django.utils import timezone
+
+    from documents.models import EmbeddingSpace
+
+    name = f"bench/{dims}"
+    EmbeddingSpace.objects.exclude(name=name).filter(
+        status=EmbeddingSpace.Status.ACTIVE
+    ).update(status=EmbeddingSpace.Status.RETIRED, retired=timezone.now())
+    space, _ = EmbeddingSpace.objects.update_or_create(
+        name=name,
+        defaults={
+            "model": "bench",
+            "dimensions": dims,
+            "status": EmbeddingSpace.Status.ACTIVE,
+            "activated": timezone.now(),
+        },
+    )
+    return space
+
+
+def _load_cairn(vectors: Any, size: int) -> tuple[int, Any]:
+    """A workspace with one document and `size` chunks and their vectors."""
     import psycopg
     from pgvector.psycopg import register_vector
 
+    from documents import bulk
     from documents.models import Document, Workspace
+    from documents.spaces import create_index, drop_index
 
     Workspace.objects.filter(name__startswith="bench:").delete()
     workspace = Workspace.objects.create(name=f"bench:{size}")
@@ -63,17 +87,20 @@ def _load_cairn(vectors: Any, size: int) -> int:
         size=0,
         status=Document.Status.READY,
     )
+    space = _bench_space(len(vectors[0]))
+    # Building the index once after the load is far faster than growing it.
+    drop_index(space)
+    ids = bulk.reserve_chunk_ids(size)
     with psycopg.connect(_dsn(), autocommit=True) as conn:
         register_vector(conn)
-        # Building the index once after the load is far faster than growing it.
-        conn.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
         with conn.cursor().copy(
-            "COPY documents_chunk (document_id, workspace_id, ordinal, text, "
-            "start_char, end_char, heading, token_estimate, embedding) "
+            "COPY documents_chunk (id, document_id, workspace_id, ordinal, text, "
+            "start_char, end_char, heading, context, token_estimate) "
             "FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
             copy.set_types(
                 [
+                    "int8",
                     "uuid",
                     "int8",
                     "int4",
@@ -81,13 +108,14 @@ def _load_cairn(vectors: Any, size: int) -> int:
                     "int4",
                     "int4",
                     "text",
+                    "text",
                     "int4",
-                    "vector",
                 ]
             )
             for i in range(size):
                 copy.write_row(
                     [
+                        ids[i],
                         document.id,
                         workspace.id,
                         i,
@@ -95,17 +123,24 @@ def _load_cairn(vectors: Any, size: int) -> int:
                         0,
                         1,
                         "",
+                        "",
                         1,
-                        vectors[i],
                     ]
                 )
+        with conn.cursor().copy(
+            "COPY documents_chunkvector (chunk_id, space_id, workspace_id, "
+            "document_id, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "int8", "int8", "uuid", "vector"])
+            for i in range(size):
+                copy.write_row(
+                    [ids[i], space.pk, workspace.id, document.id, vectors[i]]
+                )
         conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute(
-            "CREATE INDEX chunk_embedding_hnsw ON documents_chunk USING hnsw "
-            "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-        )
-        conn.execute("ANALYZE documents_chunk")
-    return int(workspace.id)
+    create_index(space)
+    with psycopg.connect(_dsn(), autocommit=True) as conn:
+        conn.execute("ANALYZE documents_chunkvector")
+    return int(workspace.id), space
 
 
 class _Fixed:
@@ -192,7 +227,7 @@ def run_size(
     vectors = _unit(rng, size, dims)
     queries = _unit(rng, QUERIES, dims)
     started = time.monotonic()
-    workspace_id = _load_cairn(vectors, size)
+    workspace_id, space = _load_cairn(vectors, size)
     print(
         f"  loaded {size} chunks and built HNSW in {time.monotonic() - started:.0f} s"
     )
@@ -209,9 +244,12 @@ def run_size(
         # Without this the planner prefers a parallel seq scan over TOASTed vectors.
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET enable_sort = off")
+        width = int(space.dimensions)
         sql = (
-            "SELECT id FROM documents_chunk WHERE workspace_id = %s "
-            "ORDER BY embedding <=> %s LIMIT %s"
+            "SELECT chunk_id FROM documents_chunkvector "
+            f"WHERE space_id = {int(space.pk):d} AND workspace_id = %s "
+            f"ORDER BY embedding::vector({width:d}) <=> %s::vector({width:d}) "
+            "LIMIT %s"
         )
         paths: dict[str, Callable[[int], object]] = {
             # prepare=False: a custom plan per query, as Cairn's client-side binding.

@@ -8,11 +8,12 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from documents import services
+from documents import services, spaces
 from documents.forms import WorkspaceWebForm
 from documents.models import (
     ApiToken,
     Document,
+    EmbeddingSpace,
     Invitation,
     Membership,
     RemoteFileTombstone,
@@ -95,7 +96,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Re-embed: re-run ingestion with the current model")
     def reembed(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        # A full run re-chunks and re-embeds with get_embedder()'s model; the
+        # A full run re-chunks and re-embeds in every live embedding space; the
         # pipeline keeps an existing Files API upload.
         ready = queryset.exclude(
             status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
@@ -151,3 +152,52 @@ class ServicePauseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Deleting the pause resumes uploads once an admin has freed space."""
 
     list_display = ["service", "until", "reason"]
+
+
+_SPACE_FIELDS = (
+    "name",
+    "status",
+    "progress",
+    "created",
+    "activated",
+    "retired",
+    "purged",
+    "error",
+)
+
+
+@admin.register(EmbeddingSpace)
+class EmbeddingSpaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Embedding spaces and the progress of a switch; settings choose the space."""
+
+    list_display = _SPACE_FIELDS
+    readonly_fields = _SPACE_FIELDS
+    fields = _SPACE_FIELDS
+    actions = ["reconcile"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="vectors / chunks")
+    def progress(self, obj: EmbeddingSpace) -> str:
+        if obj.purged:
+            return "purged"
+        done, total = spaces.space_progress(obj)
+        percent = 100 * done // total if total else 100
+        return f"{done} / {total} ({percent}%)"
+
+    @admin.action(description="Switch to the configured model and dimensions now")
+    def reconcile(
+        self, request: HttpRequest, queryset: QuerySet[EmbeddingSpace]
+    ) -> None:
+        summary = spaces.spaces_reconcile()
+        message = (
+            f"building {summary['building']}; search uses {summary['active']} "
+            "until it is complete"
+            if summary["building"]
+            else f"{summary['active']} is the configured space; nothing to build"
+        )
+        self.message_user(request, message, messages.SUCCESS)

@@ -1,6 +1,8 @@
 """Embeddings: Voyage when VOYAGE_API_KEY is set, else an offline lexical embedder.
 
-The rest of Cairn calls `get_embedder()` and never imports the Voyage SDK itself.
+The rest of Cairn calls `get_embedder()` (queries, in the active embedding
+space) or documents.spaces (documents, in every live space) and never imports
+the Voyage SDK itself.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class Embedder(Protocol):
-    """Turns texts into unit-length vectors of settings.EMBEDDING_DIMENSIONS."""
+    """Turns texts into unit-length vectors of one width."""
 
     name: str
 
@@ -215,22 +217,77 @@ def _backoff(attempt: int) -> float:
     return capped / 2 + random.uniform(0, capped / 2)
 
 
-@lru_cache(maxsize=4)
+class QueryVector(list[float]):
+    """A query vector that knows its embedding space, so search never mixes spaces.
+
+    space_id is None when no space can embed queries here (its model needs a
+    key this process lacks); dense search then finds nothing instead of failing.
+    """
+
+    def __init__(self, values: Sequence[float], *, space_id: int | None) -> None:
+        super().__init__(values)
+        self.space_id = space_id
+
+
+class SpaceQueryEmbedder:
+    """The active space's embedder, for queries; vectors are tagged with the space."""
+
+    def __init__(self, inner: Embedder | None, space_id: int | None, name: str):
+        self._inner = inner
+        self.space_id = space_id
+        self.name = name
+
+    def embed_documents(
+        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+    ) -> list[list[float]]:
+        if self._inner is None:
+            raise RuntimeError(f"{self.name} cannot embed here")
+        return self._inner.embed_documents(texts, on_batch=on_batch)
+
+    @property
+    def lexical(self) -> bool:
+        """Whether the space's embedder is the offline one (it can use IDF)."""
+        return isinstance(self._inner, OfflineEmbedder)
+
+    def embed_query(
+        self, text: str, *, idf: Mapping[str, float] | None = None
+    ) -> list[float]:
+        if self._inner is None:
+            return QueryVector([], space_id=None)
+        return QueryVector(
+            self._inner.embed_query(text, idf=idf), space_id=self.space_id
+        )
+
+
+@lru_cache(maxsize=8)
 def _cached_embedder(
     api_key: str, base_url: str | None, model: str, dimensions: int
 ) -> Embedder:
-    if api_key:
+    if api_key and model != OfflineEmbedder.name:
         return VoyageEmbedder(
             api_key=api_key, base_url=base_url, model=model, dimensions=dimensions
         )
     return OfflineEmbedder(dimensions)
 
 
-def get_embedder() -> Embedder:
-    """Return the configured embedder (Voyage online, lexical offline)."""
+def embedder_for_model(model: str, dimensions: int) -> Embedder:
+    """An embedder for one model and width (offline for the offline model)."""
     return _cached_embedder(
-        settings.VOYAGE_API_KEY,
-        settings.VOYAGE_BASE_URL,
-        settings.EMBEDDING_MODEL,
-        settings.EMBEDDING_DIMENSIONS,
+        settings.VOYAGE_API_KEY, settings.VOYAGE_BASE_URL, model, dimensions
     )
+
+
+def get_embedder() -> Embedder:
+    """The embedder for queries: the ACTIVE space's model and width.
+
+    Not the desired one from settings: during a switch queries stay in the
+    old space until the new one is complete.
+    """
+    from documents.spaces import SpaceUnavailable, embedder_for, ensure_active_space
+
+    space = ensure_active_space()
+    try:
+        inner: Embedder | None = embedder_for(space)
+    except SpaceUnavailable:
+        inner = None
+    return SpaceQueryEmbedder(inner, space.pk if inner else None, space.name)

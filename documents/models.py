@@ -10,7 +10,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 
 class Workspace(models.Model):
@@ -184,8 +184,10 @@ class Chunk(models.Model):
     end_char = models.PositiveIntegerField()
     page = models.PositiveIntegerField(null=True, blank=True)
     heading = models.CharField(max_length=500, blank=True)
+    # Text embedded with the chunk but not part of its slice (a CSV header), kept
+    # so a re-embedding into a new space sees exactly what ingestion saw.
+    context = models.TextField(blank=True, default="")
     token_estimate = models.PositiveIntegerField()
-    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True)
     search_vector = models.GeneratedField(
         expression=SearchVector("text", config="english"),
         output_field=SearchVectorField(),
@@ -200,18 +202,92 @@ class Chunk(models.Model):
             )
         ]
         indexes = [
-            HnswIndex(
-                name="chunk_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
             GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
         ]
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
+
+
+class EmbeddingSpace(models.Model):
+    """One embedding model at one dimension; its vectors live in ChunkVector.
+
+    Exactly one space is active (queries use it); a space being built gets
+    vectors for every chunk in the background and becomes active in one
+    transaction when it has them all; the old one is retired, then purged.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building"
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    name = models.CharField(max_length=120, unique=True)
+    model = models.CharField(max_length=100)
+    dimensions = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.BUILDING
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    activated = models.DateTimeField(null=True, blank=True)
+    retired = models.DateTimeField(null=True, blank=True)
+    # Set once the retired space's vectors and index are gone.
+    purged = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="active"),
+                name="one_active_embedding_space",
+            ),
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="building"),
+                name="one_building_embedding_space",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def index_name(self) -> str:
+        return f"chunkvector_space_{self.pk:d}_hnsw"
+
+
+class ChunkVector(models.Model):
+    """A chunk's vector in one embedding space.
+
+    The column is an untyped `vector`: each space has its own width, and its
+    own partial HNSW index on `(embedding::vector(N)) WHERE space_id = K`.
+    Workspace and document are copied from the chunk so the dense query
+    filters without a join. Rows go when their chunk does (ON DELETE CASCADE
+    in the database, so deleting chunks never loads their vectors).
+    """
+
+    # The constraint (with ON DELETE CASCADE) is created by the migration.
+    chunk = models.ForeignKey(
+        Chunk, on_delete=models.DO_NOTHING, related_name="vectors", db_constraint=False
+    )
+    space = models.ForeignKey(
+        EmbeddingSpace, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    workspace_id = models.BigIntegerField()
+    document_id = models.UUIDField()
+    embedding = VectorField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "chunk"], name="unique_chunk_vector_per_space"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.chunk_id} in space {self.space_id}"
 
 
 class ApiToken(models.Model):

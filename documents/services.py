@@ -18,9 +18,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from documents import bulk, chunking, extraction, files_api, formats
-from documents.embeddings import get_embedder
-from documents.models import Chunk, Document, Membership, Workspace
+from documents import bulk, chunking, extraction, files_api, formats, spaces
+from documents.models import Chunk, Document, EmbeddingSpace, Membership, Workspace
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -379,28 +378,34 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
         raise
 
     texts = [extracted.text[spec.start : spec.end] for spec in specs]
-    # Each chunk is embedded with its document title and heading path, so a
-    # question naming the company or section finds passages that never repeat it.
     contextual = [
-        " › ".join(part for part in (document.title, spec.heading) if part)
-        + "\n"
-        + (spec.context + "\n" if spec.context else "")
-        + text
+        spaces.embedding_input(
+            title=document.title, heading=spec.heading, context=spec.context, text=text
+        )
         for spec, text in zip(specs, texts, strict=True)
     ]
-    embedder = get_embedder()
     progress("embedding", 0, len(texts), force=True, unit="chunk")
+
+    def store(
+        vectors: dict[int, list[list[float]]], live: list[EmbeddingSpace]
+    ) -> None:
+        progress("storing", force=True)
+        active = next(space for space in live if space.status == "active")
+        _store_chunks(document, specs, texts, vectors, active.model)
+
     try:
-        vectors = embedder.embed_documents(
+        # Every live space: during a switch a new document lands in both.
+        spaces.embed_for_live_spaces(
             contextual,
-            on_batch=lambda done: progress("embedding", done, len(texts), unit="chunk"),
+            store,
+            on_batch=lambda done, total: progress(
+                "embedding", done, total, unit="chunk"
+            ),
         )
     except Exception as exc:
         if _transient(exc):
             raise TransientError(str(exc)) from exc
         raise
-    progress("storing", force=True)
-    _store_chunks(document, specs, texts, vectors, embedder.name)
 
 
 def chunk_extracted(extracted: extraction.Extracted) -> list[chunking.ChunkSpec]:
@@ -430,9 +435,10 @@ def _store_chunks(
     document: Document,
     specs: list[chunking.ChunkSpec],
     texts: list[str],
-    vectors: list[list[float]],
+    vectors: dict[int, list[list[float]]],
     model: str,
 ) -> None:
+    """Replace the document's chunks; called inside embed_for_live_spaces' lock."""
     rows = (
         bulk.ChunkRow(
             document_id=document.id,
@@ -444,11 +450,12 @@ def _store_chunks(
             page=spec.page,
             heading=spec.heading[:500],
             token_estimate=spec.token_estimate,
-            embedding=vector,
+            vectors={
+                space_id: by_space[ordinal] for space_id, by_space in vectors.items()
+            },
+            context=spec.context,
         )
-        for ordinal, (spec, text, vector) in enumerate(
-            zip(specs, texts, vectors, strict=True)
-        )
+        for ordinal, (spec, text) in enumerate(zip(specs, texts, strict=True))
     )
     with transaction.atomic():
         # Replace, never append: a re-run leaves exactly one set of chunks.

@@ -89,3 +89,37 @@ def files_reconcile_task() -> dict[str, Any]:
     if report.orphans or report.missing:
         log.warning("files reconcile: %s", report.summary())
     return reconcile_summary(report)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(services.TransientError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=10,
+)
+def embeddings_build_task(space_id: int) -> str:
+    """Re-embed chunks into a space for one time slice; re-queue until it is done."""
+    from documents import spaces
+
+    try:
+        result = spaces.space_build(space_id=space_id)
+    except Exception as exc:
+        if services._transient(exc):
+            raise services.TransientError(str(exc)) from exc
+        # Kept for the admin; the beat reconcile tries again in a minute.
+        spaces.space_record_error(space_id=space_id, error=str(exc))
+        raise
+    if result.state == "more":
+        embeddings_build_task.delay(space_id)
+    return result.state
+
+
+@shared_task(acks_late=True)
+def embeddings_reconcile_task() -> dict[str, Any]:
+    """Periodic: start or resume a switch to the configured embedding space."""
+    from documents import spaces
+
+    return spaces.spaces_reconcile()

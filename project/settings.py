@@ -217,6 +217,7 @@ CELERY_TASK_ROUTES = {
     "documents.tasks.ingest_index_task": {"queue": IO_QUEUE},
     "documents.tasks.drain_tombstones_task": {"queue": IO_QUEUE},
     "documents.tasks.files_reconcile_task": {"queue": IO_QUEUE},
+    "documents.tasks.embeddings_build_task": {"queue": IO_QUEUE},
 }
 CELERY_QUEUES_ALL = f"celery,{CPU_QUEUE},{IO_QUEUE}"
 # A publish must fail fast when the broker is down, so an upload is never held
@@ -236,6 +237,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "documents.tasks.files_reconcile_task",
         "schedule": float(env_int("FILES_RECONCILE_EVERY_S", 3600)),
     },
+    # Starts (or resumes) re-embedding when EMBEDDING_MODEL/DIMENSIONS change,
+    # and purges retired spaces.
+    "embeddings-reconcile": {
+        "task": "documents.tasks.embeddings_reconcile_task",
+        "schedule": 60.0,
+    },
 }
 STALE_PROCESSING_MINUTES = env_int("STALE_PROCESSING_MINUTES", 30)
 
@@ -247,8 +254,14 @@ CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 1024)
 VOYAGE_API_KEY = env_str("VOYAGE_API_KEY")
 VOYAGE_BASE_URL = env_str("VOYAGE_BASE_URL") or None
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")
-# The vector column's width; every embedder (Voyage or offline) produces this many.
-EMBEDDING_DIMENSIONS = 1024
+# The desired embedding space: model (Voyage; offline-lexical-v1 without a key) and
+# width. Changing either re-embeds every chunk in the background (documents/spaces.py).
+EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 1024)
+# Chunks per re-embedding batch, seconds per build task before it re-queues
+# itself, and how long a retired space's vectors stay for queries in flight.
+EMBEDDING_BUILD_BATCH = env_int("EMBEDDING_BUILD_BATCH", 256)
+EMBEDDING_BUILD_SLICE_S = env_int("EMBEDDING_BUILD_SLICE_S", 120)
+EMBEDDING_RETIRED_KEEP_MINUTES = env_int("EMBEDDING_RETIRED_KEEP_MINUTES", 10)
 API_MAX_RETRIES = env_int("API_MAX_RETRIES", 3)
 # The Files API reconcile leaves remote files younger than this alone: an
 # ingestion may have uploaded one and not yet saved its id.

@@ -97,7 +97,7 @@ def ingest(
                     for (corpus_id, _), body in zip(part, texts, strict=True)
                 ]
             )
-            Chunk.objects.bulk_create(
+            chunks = Chunk.objects.bulk_create(
                 [
                     Chunk(
                         document=document,
@@ -107,17 +107,33 @@ def ingest(
                         start_char=0,
                         end_char=len(body),
                         token_estimate=max(1, len(body) // 4),
-                        embedding=vector,
                     )
-                    for document, body, vector in zip(
-                        documents, texts, vectors, strict=True
-                    )
+                    for document, body in zip(documents, texts, strict=True)
                 ]
             )
+            store_vectors(chunks, vectors)
         done += len(part)
         if progress is not None:
             progress(done)
     return workspace
+
+
+def store_vectors(chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    """Store chunk vectors in the active embedding space (the one search reads)."""
+    from documents.models import ChunkVector
+    from documents.spaces import ensure_active_space
+
+    space = ensure_active_space()
+    ChunkVector.objects.bulk_create(
+        ChunkVector(
+            chunk=chunk,
+            space=space,
+            workspace_id=chunk.workspace_id,
+            document_id=chunk.document_id,
+            embedding=vector,
+        )
+        for chunk, vector in zip(chunks, vectors, strict=True)
+    )
 
 
 def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:

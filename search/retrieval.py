@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -15,11 +16,14 @@ from documents.embeddings import OfflineEmbedder, get_embedder
 from documents.lexical import STOP_WORDS, stem, words
 from search.reranking import get_reranker
 
+# One embedding space's vectors, through its partial HNSW index: the
+# expression and the predicate are spelt exactly as in the index (space id and
+# width are inlined integers), or the planner cannot use it.
 _DENSE_SQL = """
-SELECT id FROM documents_chunk
-WHERE workspace_id = %s AND embedding IS NOT NULL
+SELECT chunk_id FROM documents_chunkvector
+WHERE space_id = {space:d} AND workspace_id = %s
   AND (%s::uuid[] IS NULL OR document_id = ANY(%s::uuid[]))
-ORDER BY embedding <=> %s::vector
+ORDER BY embedding::vector({dimensions:d}) <=> %s::vector({dimensions:d})
 LIMIT %s
 """
 
@@ -61,13 +65,55 @@ def vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{value:.7g}" for value in vector) + "]"
 
 
+@functools.lru_cache(maxsize=64)
+def _known_width(space_id: int) -> int | None:
+    """A space's width; it never changes, so one lookup per process serves."""
+    from documents.models import EmbeddingSpace
+
+    return (
+        EmbeddingSpace.objects.filter(pk=space_id)
+        .values_list("dimensions", flat=True)
+        .first()
+    )
+
+
+def _space_width(space_id: Any) -> tuple[int, int] | None:
+    """(id, width) of the space a query vector belongs to, or of the active one.
+
+    A purged space keeps its cached width, but its rows and index are gone, so
+    the search finds nothing rather than failing.
+    """
+    from documents.models import EmbeddingSpace
+
+    if space_id == "active":
+        row = (
+            EmbeddingSpace.objects.filter(
+                status=EmbeddingSpace.Status.ACTIVE, purged__isnull=True
+            )
+            .values_list("pk", "dimensions")
+            .first()
+        )
+        return (int(row[0]), int(row[1])) if row else None
+    width = _known_width(int(space_id))
+    return (int(space_id), width) if width is not None else None
+
+
 def dense_ids(
     workspace_id: int,
     vector: list[float],
     limit: int,
     document_ids: list[str] | None = None,
 ) -> list[int]:
-    """Chunk ids nearest to vector by cosine, within one workspace."""
+    """Chunk ids nearest to vector by cosine, within one workspace.
+
+    The vector is searched in the space it was embedded in (get_embedder()
+    tags it), else in the active space; a vector of the wrong width for the
+    space finds nothing rather than failing.
+    """
+    space_id = getattr(vector, "space_id", "active")
+    space = _space_width(space_id) if space_id is not None else None
+    if space is None or space[1] != len(vector):
+        return []
     ef_search = min(max(int(settings.SEARCH_EF_SEARCH), limit), 1000)
     # Iterative scans keep the workspace filter from starving the result: the
     # index is walked further until `limit` rows pass the filter. One simple-query
@@ -80,7 +126,8 @@ def dense_ids(
     sql = (
         "SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; "
         "SET LOCAL hnsw.iterative_scan = relaxed_order; "
-        f"SET LOCAL hnsw.ef_search = {ef_search:d}; " + _DENSE_SQL
+        f"SET LOCAL hnsw.ef_search = {ef_search:d}; "
+        + _DENSE_SQL.format(space=space[0], dimensions=space[1])
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -175,7 +222,7 @@ def _df_key(workspace_id: int, word: str) -> str:
 def query_vector(workspace_id: int, query: str) -> list[float]:
     """Embed a query; the offline embedder weighs its terms by workspace IDF."""
     embedder = get_embedder()
-    if isinstance(embedder, OfflineEmbedder):
+    if isinstance(embedder, OfflineEmbedder) or getattr(embedder, "lexical", False):
         return embedder.embed_query(query, idf=term_idf(workspace_id, query))
     return embedder.embed_query(query)
 

@@ -34,7 +34,9 @@ def test_markdown_is_extracted_chunked_embedded_and_stored(user: Any) -> None:
     assert chunks
     for chunk in chunks:
         assert document.text[chunk.start_char : chunk.end_char] == chunk.text
-        assert chunk.embedding is not None and len(chunk.embedding) == 1024
+        vectors = list(chunk.vectors.all())
+        assert [len(v.embedding) for v in vectors] == [1024]
+        assert vectors[0].document_id == document.id
         assert chunk.token_estimate > 0
     vacation = next(c for c in chunks if "vacation" in c.text)
     assert vacation.heading == "Handbook › Vacation"

@@ -9,6 +9,8 @@ from django.db import connection, transaction
 
 from documents.embeddings import get_embedder
 from documents.models import Chunk, Document, Workspace
+from documents.spaces import ensure_active_space
+from search.evaluation import store_vectors
 from search.retrieval import (
     chunk_search,
     dense_ids,
@@ -46,10 +48,10 @@ def _chunks(workspace: Workspace, texts: list[str], vectors: Any = None) -> list
             start_char=0,
             end_char=len(text),
             token_estimate=len(text) // 4,
-            embedding=vector,
         )
-        for document, text, vector in zip(documents, texts, embedded, strict=True)
+        for document, text in zip(documents, texts, strict=True)
     )
+    store_vectors(chunks, list(embedded))
     return [chunk.id for chunk in chunks]
 
 
@@ -108,6 +110,12 @@ def test_iterative_scan_fills_top_k_for_a_small_workspace_among_many(
     mine = _chunks(small, [f"mine {i}" for i in range(6)], [unit() for _ in range(6)])
     query = unit()
     settings.SEARCH_EF_SEARCH = 20
+    space = ensure_active_space()
+    nearest = (
+        f"SELECT chunk_id FROM documents_chunkvector WHERE space_id = {space.pk:d} "
+        f"AND workspace_id = %s ORDER BY embedding::vector({dims:d}) "
+        f"<=> %s::vector({dims:d}) LIMIT 5"
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         # Make the planner use the HNSW index, as it does on a large table.
         # (the workspace_id btree plus an exact sort would win on a small one).
@@ -115,18 +123,10 @@ def test_iterative_scan_fills_top_k_for_a_small_workspace_among_many(
             cursor.execute(f"SET LOCAL enable_{knob} = off")
         cursor.execute("SET LOCAL hnsw.ef_search = 20")
         cursor.execute("SET LOCAL hnsw.iterative_scan = off")
-        cursor.execute(
-            "SELECT id FROM documents_chunk WHERE workspace_id = %s "
-            "ORDER BY embedding <=> %s::vector LIMIT 5",
-            [small.id, vector_literal(query)],
-        )
+        cursor.execute(nearest, [small.id, vector_literal(query)])
         starved = cursor.fetchall()
-        cursor.execute(
-            "EXPLAIN SELECT id FROM documents_chunk WHERE workspace_id = %s "
-            "ORDER BY embedding <=> %s::vector LIMIT 5",
-            [small.id, vector_literal(query)],
-        )
-        assert "chunk_embedding_hnsw" in str(cursor.fetchall())
+        cursor.execute("EXPLAIN " + nearest, [small.id, vector_literal(query)])
+        assert space.index_name in str(cursor.fetchall())
         found = dense_ids(small.id, query, 5)
     # Without iterative scans the filter empties the index's candidate list.
     assert len(starved) < 5

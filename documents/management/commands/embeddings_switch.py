@@ -1,0 +1,39 @@
+"""Start (or finish) a switch to the configured embedding model and dimensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from documents import spaces
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare EMBEDDING_MODEL/EMBEDDING_DIMENSIONS with the active embedding "
+        "space; if they differ, create the new space and queue its re-embedding "
+        "(search keeps using the active space until it is complete). --now builds "
+        "it in this process instead of on a worker."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--now", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        summary = spaces.spaces_reconcile(enqueue=not options["now"])
+        self.stdout.write(f"active {summary['active']}, desired {summary['desired']}")
+        building = spaces.building_space()
+        if building is None:
+            self.stdout.write("nothing to build")
+            return
+        if not options["now"]:
+            self.stdout.write(f"building {building.name} on a worker")
+            return
+        while True:
+            result = spaces.space_build(space_id=building.pk)
+            done, total = spaces.space_progress(building)
+            self.stdout.write(f"{building.name}: {done}/{total} chunks")
+            if result.state != "more":
+                break
+        self.stdout.write(f"{building.name}: {result.state}")
