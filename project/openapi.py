@@ -63,7 +63,6 @@ class Operation:
     responses: dict[int, Response]
     tag: str
     workspace: bool
-    fuzz: bool
 
 
 def operation(
@@ -78,7 +77,6 @@ def operation(
     request_alternatives: dict[str, dict[str, Any]] | None = None,
     tag: str = "",
     workspace: bool = False,
-    fuzz: bool = True,
 ) -> Callable[[Any], Any]:
     """Attach an operation to a view; apply it outside `@api_view`."""
 
@@ -96,7 +94,6 @@ def operation(
                 responses=responses,
                 tag=tag,
                 workspace=workspace,
-                fuzz=fuzz,
             )
         )
         view.openapi_operations = declared
@@ -201,6 +198,10 @@ def document() -> dict[str, Any]:
     refs, definitions = _schemas([op for _, op in pairs])
     paths: dict[str, dict[str, Any]] = {}
     for pattern, op in pairs:
+        responses = dict(op.responses)
+        if op.workspace:
+            # Naming a workspace you are not in answers 404, on every such call.
+            responses.setdefault(404, NOT_FOUND)
         described: dict[str, Any] = {
             "operationId": _operation_id(pattern, op.method),
             "summary": op.summary,
@@ -208,13 +209,11 @@ def document() -> dict[str, Any]:
             "parameters": _parameters(pattern, op),
             "responses": {
                 str(status): _response(response, refs)
-                for status, response in sorted(op.responses.items())
+                for status, response in sorted(responses.items())
             },
         }
         if op.description:
             described["description"] = op.description
-        if not op.fuzz:
-            described["x-cairn-fuzz"] = False
         schema = (
             refs[(op.request, "validation")]
             if op.request is not None

@@ -15,6 +15,10 @@ from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from documents.api_auth import token_create
 from project import openapi
@@ -191,11 +195,25 @@ def test_no_server_error_on_any_generated_input(
     case: Any, fuzz_data: dict[str, str]
 ) -> None:
     headers = {"Authorization": f"Bearer {fuzz_data['token']}"}
-    case.call_and_validate(headers=headers, checks=[not_a_server_error])
+    case.call_and_validate(
+        headers=headers,
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            response_schema_conformance,
+        ],
+    )
     # The generated ids almost never exist; try the same request on real ones too.
     if case.path_parameters:
         case.path_parameters = {
             name: fuzz_data.get(name, value)
             for name, value in case.path_parameters.items()
         }
-        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+        case.call_and_validate(
+            headers=headers,
+            checks=[
+                not_a_server_error,
+                status_code_conformance,
+                response_schema_conformance,
+            ],
+        )
