@@ -24,7 +24,7 @@ from documents.api_auth import token_create
 from project import openapi
 from project.wsgi import application
 from search import answering
-from tests.conftest import HANDBOOK, ingested
+from tests.conftest import HANDBOOK, ingested, upload
 from tests.pdfs import make_pdf
 
 PUBLIC = {"api-openapi", "api-docs"}
@@ -134,7 +134,7 @@ def test_real_responses_match_the_document(api: Client, user: Any) -> None:
         ("/api/v1/documents", "get", Client().get("/api/v1/documents")),
     ]
     uploaded = api.post(
-        "/api/v1/documents", {"file": _upload("notes.md", b"# Notes\n\nHello.")}
+        "/api/v1/documents", {"file": upload("notes.md", b"# Notes\n\nHello.")}
     )
     cases.append(("/api/v1/documents", "post", uploaded))
     statuses = set()
@@ -144,10 +144,22 @@ def test_real_responses_match_the_document(api: Client, user: Any) -> None:
     assert {200, 201, 400, 401, 404} <= statuses
 
 
-def _upload(name: str, data: bytes) -> Any:
-    from tests.conftest import upload
-
-    return upload(name, data)
+def test_nul_in_a_json_string_is_a_400_not_a_database_error(
+    api: Client, user: Any
+) -> None:
+    """Found by schemathesis: PostgreSQL text cannot hold NUL, so refuse it up front."""
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    for method, path, body in (
+        ("patch", f"/api/v1/documents/{document.id}", {"tags": ["a\x00b"]}),
+        ("post", "/api/v1/search", {"query": "vacation", "tags": ["\x00"]}),
+        ("post", "/api/v1/ask", {"question": "vacation\x00?"}),
+        ("post", "/api/v1/documents", {"url": "https://example.com/\x00"}),
+    ):
+        response = getattr(api, method)(
+            path, json.dumps(body), content_type="application/json"
+        )
+        assert response.status_code == 400, (path, response.content)
+        assert response.json()["error"]["type"] == "invalid_request"
 
 
 # Schemathesis fetches the document from the app itself, as a client would.
