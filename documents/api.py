@@ -2,16 +2,79 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from pydantic import BaseModel, Field
 
 from documents import selectors, services, teams, web_api
-from documents.api_auth import ApiError, api_view
+from documents.api_auth import ApiError, api_view, json_body
 from documents.models import Document
 from documents.permissions import EDITOR, require_role
+from project.openapi import (
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    Response,
+    error,
+    operation,
+)
+
+
+class DocumentOut(BaseModel):
+    """A document and where its ingestion stands."""
+
+    id: str = Field(description="UUID")
+    title: str
+    filename: str
+    status: str = Field(description="queued | processing | ready | failed")
+    stage: str
+    progress: int = Field(description="0-100")
+    error: str | None
+    file_id: str | None = Field(description="Anthropic Files API id, if uploaded")
+    files_api_note: str | None
+    pages: int | None
+    chunk_count: int | None
+    mime_type: str
+    size: int
+    sha256: str
+    tags: list[str]
+    created: str = Field(description="ISO 8601")
+    source_url: str | None
+    fetched_at: str | None
+
+
+class DocumentCreated(DocumentOut):
+    """An upload's document; `duplicate` when the same bytes were already there."""
+
+    duplicate: bool
+
+
+class DocumentList(BaseModel):
+    """The documents of the workspace."""
+
+    documents: list[DocumentOut]
+
+
+class UrlDocumentIn(BaseModel):
+    """A web page to fetch and ingest."""
+
+    url: str = Field(min_length=1, description="http(s) URL")
+
+
+class TagsIn(BaseModel):
+    """The document's new tags (replacing the old ones)."""
+
+    tags: list[str]
+
+
+UPLOAD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}},
+}
 
 
 def document_json(document: Document) -> dict[str, Any]:
@@ -49,6 +112,37 @@ def _check_length(request: HttpRequest) -> None:
         )
 
 
+@operation(
+    "GET",
+    "List the workspace's documents",
+    tag="documents",
+    workspace=True,
+    responses={200: Response("The documents.", DocumentList), 401: UNAUTHENTICATED},
+)
+@operation(
+    "POST",
+    "Upload a file, or add a web page by URL",
+    description=(
+        'Send JSON {"url"} to fetch a web page as a document; or send '
+        "multipart/form-data with the file in field 'file' to upload one "
+        "(PDF, text, Markdown, HTML, DOCX...). Ingestion runs in the background: "
+        "poll GET /api/v1/documents/{document_id} until status is ready."
+    ),
+    tag="documents",
+    workspace=True,
+    request=UrlDocumentIn,
+    request_alternatives={"multipart/form-data": UPLOAD_SCHEMA},
+    responses={
+        200: Response("Already there (same content).", DocumentCreated),
+        201: Response("Queued for ingestion.", DocumentCreated),
+        400: INVALID,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+        413: error("The upload is larger than the limit."),
+        415: error("The file type is not supported."),
+    },
+)
 @api_view(("GET", "POST"))
 def documents(request: HttpRequest) -> HttpResponse:
     """GET lists the documents; POST uploads one ('file') or adds JSON {"url"}."""
@@ -81,6 +175,40 @@ def documents(request: HttpRequest) -> HttpResponse:
     return JsonResponse(body, status=200 if created.duplicate else 201)
 
 
+@operation(
+    "GET",
+    "One document",
+    tag="documents",
+    responses={
+        200: Response("The document.", DocumentOut),
+        401: UNAUTHENTICATED,
+        404: NOT_FOUND,
+    },
+)
+@operation(
+    "PATCH",
+    "Replace a document's tags",
+    tag="documents",
+    request=TagsIn,
+    responses={
+        200: Response("The document with its new tags.", DocumentOut),
+        400: INVALID,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+    },
+)
+@operation(
+    "DELETE",
+    "Delete a document, its chunks and its uploaded file",
+    tag="documents",
+    responses={
+        204: Response("Deleted."),
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+    },
+)
 @api_view(("GET", "PATCH", "DELETE"))
 def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
     """GET one document; PATCH its tags; DELETE it with its chunks and remote file."""
@@ -99,11 +227,7 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
 
 def _patch_tags(request: HttpRequest, document: Document) -> None:
     """Replace a document's tags from a JSON body {"tags": [...]}."""
-    try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_request", "The body must be JSON.") from exc
-    tags = body.get("tags") if isinstance(body, dict) else None
+    tags = json_body(request).get("tags")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ApiError(400, "invalid_request", "'tags' must be a list of strings.")
     try:
@@ -112,6 +236,19 @@ def _patch_tags(request: HttpRequest, document: Document) -> None:
         raise ApiError(400, "invalid_request", str(exc)) from exc
 
 
+@operation(
+    "GET",
+    "A document's extracted text",
+    description="What chunk and citation offsets (start_char, end_char) index.",
+    tag="documents",
+    responses={
+        200: Response(
+            "The text.", content_type="text/plain", schema={"type": "string"}
+        ),
+        401: UNAUTHENTICATED,
+        404: NOT_FOUND,
+    },
+)
 @api_view(("GET",))
 def document_text(request: HttpRequest, document_id: str) -> HttpResponse:
     """The extracted text that chunk offsets and citations index into."""

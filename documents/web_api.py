@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, JsonResponse
 
 from documents import selectors, web_documents
-from documents.api_auth import ApiError
+from documents.api_auth import ApiError, json_body
 from documents.models import Workspace
 from documents.web_sources import WebError
 
@@ -18,11 +16,7 @@ def document_from_url(request: HttpRequest, workspace: Workspace) -> JsonRespons
 
     if len(request.body) > 16 * 1024:
         raise ApiError(400, "invalid_input", "The JSON body is too large.")
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_input", "The body is not valid JSON.") from None
-    url = body.get("url") if isinstance(body, dict) else None
+    url = json_body(request).get("url")
     if not isinstance(url, str) or not url.strip():
         raise ApiError(400, "invalid_input", 'Send {"url": "https://..."}.')
     try:

@@ -9,7 +9,7 @@ from django.urls import include, path
 
 from documents import api as documents_api
 from documents import views as documents_views
-from project import console
+from project import console, openapi
 from search import api as search_api
 
 api_v1 = [
@@ -33,6 +33,9 @@ api_v1 = [
         name="api-answer-feedback",
     ),
     path("conversations", search_api.conversations, name="api-conversations"),
+    # The API's own description: public, not operations of the API itself.
+    path("openapi.json", openapi.openapi_json, name="api-openapi"),
+    path("docs", openapi.docs_page, name="api-docs"),
 ]
 
 urlpatterns = [

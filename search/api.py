@@ -14,11 +14,20 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from pydantic import BaseModel, Field
 
-from documents.api_auth import ApiError, api_view
+from documents.api_auth import ApiError, api_view, json_body
 from documents.models import Workspace
 from documents.permissions import VIEWER, require_role
 from documents.selectors import document_ids_for_filter, workspace_for_request
+from project.openapi import (
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    Response,
+    operation,
+)
 from search import answering, selectors, services
 from search.retrieval import chunk_search
 
@@ -27,14 +36,136 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 4000
 
 
-def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_request", "The body must be JSON.") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
-    return body
+class ScopeIn(BaseModel):
+    """Limits a search or question to some documents (by id and/or tag)."""
+
+    document_ids: list[str] | None = Field(
+        None, description="Only these documents (ids you cannot see are ignored)."
+    )
+    tags: list[str] | None = Field(None, description="Only documents with a tag.")
+
+
+class SearchIn(ScopeIn):
+    """A hybrid (dense + full-text) search."""
+
+    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    top_k: int = Field(10, ge=1, le=100)
+
+
+class SearchHitOut(BaseModel):
+    """A retrieved chunk; text == document text[start_char:end_char]."""
+
+    chunk_id: int
+    document_id: str
+    document_title: str
+    text: str
+    score: float
+    start_char: int
+    end_char: int
+    page: int | None
+
+
+class SearchOut(BaseModel):
+    """Search results, best first."""
+
+    results: list[SearchHitOut]
+
+
+class AskIn(ScopeIn):
+    """A question; `conversation_id` continues a conversation."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    conversation_id: str | None = None
+
+
+class SegmentOut(BaseModel):
+    """A stretch of answer text and the ordinals of the citations behind it."""
+
+    text: str
+    citations: list[int]
+
+
+class CitationOut(BaseModel):
+    """A cited passage mapped back to its document (and chunk, if it still exists)."""
+
+    ordinal: int
+    kind: str = Field(
+        description="char_location | page_location | content_block_location"
+    )
+    document_id: str
+    document_title: str
+    chunk_id: int | None
+    cited_text: str
+    start_char: int | None
+    end_char: int | None
+    start_page: int | None
+    end_page: int | None
+
+
+class WebFetchOut(BaseModel):
+    """A web page Claude fetched while answering."""
+
+    url: str
+    title: str | None = None
+    retrieved_at: str | None = None
+    error_code: str | None = None
+
+
+class AnswerOut(BaseModel):
+    """A stored answer with its citations, usage and cost."""
+
+    id: str
+    question: str
+    answer: str
+    mode: str = Field(description="claude | offline")
+    model: str | None
+    segments: list[SegmentOut]
+    citations: list[CitationOut]
+    conversation_id: str | None
+    context_mode: str | None = Field(description="files | chunks")
+    usage: dict[str, int]
+    cost_usd: str = Field(description="Estimated, as a decimal string.")
+    latency_ms: int
+    web_fetches: list[WebFetchOut]
+
+
+class FeedbackIn(BaseModel):
+    """Whether an answer helped, with an optional comment."""
+
+    helpful: bool
+    comment: str = Field("", max_length=services.MAX_COMMENT_CHARS)
+
+
+class FeedbackOut(BaseModel):
+    """The feedback as stored."""
+
+    answer_id: str
+    helpful: bool
+    comment: str
+
+
+class ConversationOut(BaseModel):
+    """A conversation and its answers' ids, oldest first."""
+
+    id: str
+    title: str
+    updated: str
+    answers: list[str]
+
+
+class ConversationList(BaseModel):
+    """The user's conversations, latest first."""
+
+    conversations: list[ConversationOut]
+
+
+SSE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": (
+        "Server-Sent Events: `event: <name>` and one JSON `data:` line each; "
+        "the last event is `done` (with the stored answer) or `error`."
+    ),
+}
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -74,10 +205,24 @@ def _scope(
     return workspace, document_ids
 
 
+@operation(
+    "POST",
+    "Hybrid search over the workspace's chunks",
+    tag="search",
+    workspace=True,
+    request=SearchIn,
+    responses={
+        200: Response("The best chunks.", SearchOut),
+        400: INVALID,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+    },
+)
 @api_view(("POST",))
 def search(request: HttpRequest) -> HttpResponse:
     """Hybrid search over the workspace's chunks."""
-    body = _body(request)
+    body = json_body(request)
     query = _text(body, "query")
     top_k = body.get("top_k", 10)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
@@ -120,13 +265,35 @@ def streaming(events: Iterator[dict[str, Any]]) -> StreamingHttpResponse:
     return response
 
 
+@operation(
+    "POST",
+    "Answer a question with citations",
+    description=(
+        "Answers from the workspace's documents. With `Accept: text/event-stream` "
+        "the answer streams as Server-Sent Events."
+    ),
+    tag="ask",
+    workspace=True,
+    request=AskIn,
+    responses={
+        200: Response(
+            "The stored answer (or its event stream).",
+            AnswerOut,
+            alternatives={"text/event-stream": SSE_SCHEMA},
+        ),
+        400: INVALID,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+    },
+)
 @api_view(("POST",))
 def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Answer a question from the workspace's documents, with citations.
 
     With `Accept: text/event-stream` the answer streams as Server-Sent Events.
     """
-    body = _body(request)
+    body = json_body(request)
     question = _text(body, "question")
     workspace, document_ids = _scope(request, body)
     conversation = selectors.conversation_for_user(
@@ -155,6 +322,16 @@ def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     return JsonResponse(selectors.answer_json(answer))
 
 
+@operation(
+    "GET",
+    "A stored answer",
+    tag="ask",
+    responses={
+        200: Response("The answer.", AnswerOut),
+        401: UNAUTHENTICATED,
+        404: NOT_FOUND,
+    },
+)
 @api_view(("GET",))
 def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
     """A stored answer with its citations."""
@@ -162,11 +339,23 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
     return JsonResponse(selectors.answer_json(answer))
 
 
+@operation(
+    "POST",
+    "Say whether an answer helped",
+    tag="ask",
+    request=FeedbackIn,
+    responses={
+        200: Response("The feedback as stored.", FeedbackOut),
+        400: INVALID,
+        401: UNAUTHENTICATED,
+        404: NOT_FOUND,
+    },
+)
 @api_view(("POST",))
 def answer_feedback(request: HttpRequest, code: str) -> HttpResponse:
     """Mark an answer helpful or not, with an optional comment."""
     answer = selectors.answer_get_for_user(user=request.user, code=code)
-    body = _body(request)
+    body = json_body(request)
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
         raise ApiError(400, "invalid_request", "'helpful' must be true or false.")
@@ -190,6 +379,15 @@ def answer_feedback(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
+@operation(
+    "GET",
+    "Your conversations",
+    tag="ask",
+    responses={
+        200: Response("The conversations.", ConversationList),
+        401: UNAUTHENTICATED,
+    },
+)
 @api_view(("GET",))
 def conversations(request: HttpRequest) -> HttpResponse:
     """The user's conversations, latest first."""
