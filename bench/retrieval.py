@@ -146,11 +146,13 @@ def _load_cairn(vectors: Any, size: int) -> tuple[int, Any]:
 class _Fixed:
     """A LangChain Embeddings stand-in: the vectors are given, never computed."""
 
+    # The bench only calls similarity_search_by_vector and loads rows by COPY, so
+    # LangChain never needs to embed; reaching these would be a bench bug.
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        raise NotImplementedError
+        raise RuntimeError("the retrieval bench gives LangChain its vectors")
 
     def embed_query(self, text: str) -> list[float]:
-        raise NotImplementedError
+        raise RuntimeError("the retrieval bench gives LangChain its vectors")
 
 
 def _load_langchain(vectors: Any, size: int) -> Any:

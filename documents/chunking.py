@@ -115,6 +115,22 @@ def _sections(text: str, start: int, end: int, page: int | None) -> Iterator[Spa
         yield Span(section_start, end, page, heading)
 
 
+def _pack(
+    pieces: list[tuple[int, int]], index: int, limit: int
+) -> tuple[int, int, int]:
+    """Take pieces from index on while they fit in limit characters.
+
+    Returns the chunk's (start, end) and the index of the first piece left out;
+    the first piece is always taken, so every call makes progress.
+    """
+    start, end = pieces[index]
+    index += 1
+    while index < len(pieces) and pieces[index][1] - start <= limit:
+        end = pieces[index][1]
+        index += 1
+    return start, end, index
+
+
 def chunk_text(
     text: str,
     page_starts: list[int] | None = None,
@@ -136,11 +152,7 @@ def chunk_text(
         index = 0
         while index < len(pieces):
             first = index
-            chunk_start, chunk_end = pieces[index]
-            index += 1
-            while index < len(pieces) and pieces[index][1] - chunk_start <= limit:
-                chunk_end = pieces[index][1]
-                index += 1
+            chunk_start, chunk_end, index = _pack(pieces, index, limit)
             chunks.append(
                 ChunkSpec(
                     start=chunk_start,
@@ -187,11 +199,7 @@ def chunk_rows(
     chunks = [ChunkSpec(rows[0][0], rows[0][1], None, "", estimate_tokens(header), "")]
     index = 1
     while index < len(rows):
-        start, end = rows[index]
-        index += 1
-        while index < len(rows) and rows[index][1] - start <= limit:
-            end = rows[index][1]
-            index += 1
+        start, end, index = _pack(rows, index, limit)
         chunks.append(
             ChunkSpec(
                 start=start,
