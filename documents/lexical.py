@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
 
@@ -166,6 +167,7 @@ _SUFFIXES = (
 )
 
 
+@lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """A light suffix-stripping stemmer: enough to join 'revenues' and 'revenue'."""
     if len(word) <= 4 or word.isdigit():

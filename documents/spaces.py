@@ -31,7 +31,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from documents import bulk
-from documents.embeddings import Embedder, OfflineEmbedder, embedder_for_model
+from documents.embeddings import (
+    Embedder,
+    OfflineEmbedder,
+    embedder_for_model,
+    is_offline_model,
+)
 from documents.models import Chunk, ChunkVector, EmbeddingSpace
 
 log = logging.getLogger(__name__)
@@ -51,13 +56,19 @@ def desired_key() -> tuple[str, int]:
     return model, int(settings.EMBEDDING_DIMENSIONS)
 
 
+def active_key() -> tuple[str, int] | None:
+    """The (model, dimensions) of the active space, if there is one yet."""
+    space = active_space()
+    return (space.model, space.dimensions) if space is not None else None
+
+
 def space_name(model: str, dimensions: int) -> str:
     return f"{model}/{dimensions:d}"
 
 
 def embedder_for(space: EmbeddingSpace) -> Embedder:
     """The embedder that produces this space's vectors."""
-    if space.model != OfflineEmbedder.name and not settings.VOYAGE_API_KEY:
+    if not is_offline_model(space.model) and not settings.VOYAGE_API_KEY:
         raise SpaceUnavailable(f"{space.name} needs VOYAGE_API_KEY")
     return embedder_for_model(space.model, space.dimensions)
 

@@ -254,7 +254,7 @@ CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 1024)
 VOYAGE_API_KEY = env_str("VOYAGE_API_KEY")
 VOYAGE_BASE_URL = env_str("VOYAGE_BASE_URL") or None
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")
-# The desired embedding space: model (Voyage; offline-lexical-v1 without a key) and
+# The desired embedding space: model (Voyage; offline-lexical-v2 without a key) and
 # width. Changing either re-embeds every chunk in the background (documents/spaces.py).
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 1024)
 # Chunks per re-embedding batch, seconds per build task before it re-queues

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from documents import spaces
-from documents.embeddings import get_embedder
+from documents.embeddings import OfflineEmbedder, get_embedder
 from documents.models import ChunkVector, Document, EmbeddingSpace
 from search import retrieval
 from search.retrieval import chunk_search, dense_ids
@@ -54,7 +54,7 @@ def _vector_counts(document: Document) -> dict[str, int]:
 def test_a_fresh_install_makes_the_configured_space_active(user: Any) -> None:
     document = ingested(user, "handbook.md", HANDBOOK.encode())
     active = EmbeddingSpace.objects.get(status="active")
-    assert active.name == "offline-lexical-v1/1024"
+    assert active.name == "offline-lexical-v2/1024"
     assert active.index_name in _index_names()
     assert _vector_counts(document) == {active.name: document.chunks.count()}
 
@@ -69,7 +69,7 @@ def test_a_dimension_switch_keeps_search_on_the_old_space_until_complete(
 
     settings.EMBEDDING_DIMENSIONS = 256
     summary = spaces.spaces_reconcile(enqueue=False)
-    assert summary["building"] == "offline-lexical-v1/256"
+    assert summary["building"] == "offline-lexical-v2/256"
     new = EmbeddingSpace.objects.get(status="building")
     assert new.dimensions == 256
     # Its index is built over the filled space, just before activation.
@@ -146,12 +146,12 @@ def test_changing_the_settings_back_mid_build_abandons_the_build(
     settings.EMBEDDING_DIMENSIONS = 1024
     summary = spaces.spaces_reconcile(enqueue=False)
     assert summary == {
-        "active": "offline-lexical-v1/1024",
-        "desired": "offline-lexical-v1/1024",
+        "active": "offline-lexical-v2/1024",
+        "desired": "offline-lexical-v2/1024",
         "building": None,
         "purged": 0,
     }
-    assert EmbeddingSpace.objects.get(name="offline-lexical-v1/512").status == (
+    assert EmbeddingSpace.objects.get(name="offline-lexical-v2/512").status == (
         "retired"
     )
 
@@ -239,7 +239,7 @@ def test_the_switch_command_builds_now(user: Any, settings: Any) -> None:
     settings.EMBEDDING_DIMENSIONS = 512
     call_command("embeddings_switch", "--now")
     assert EmbeddingSpace.objects.get(status="active").name == (
-        "offline-lexical-v1/512"
+        "offline-lexical-v2/512"
     )
 
 
@@ -302,7 +302,7 @@ def test_a_real_worker_switches_while_search_keeps_working(
     )
     try:
         summary = spaces.spaces_reconcile()
-        assert summary["building"] == "offline-lexical-v1/256"
+        assert summary["building"] == "offline-lexical-v2/256"
         widths = set()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -310,7 +310,7 @@ def test_a_real_worker_switches_while_search_keeps_working(
             widths.add(len(vector))
             assert "vacation" in _dense_texts(handbook, "paid vacation days")[0]
             if EmbeddingSpace.objects.filter(
-                name="offline-lexical-v1/256", status="active"
+                name="offline-lexical-v2/256", status="active"
             ).exists():
                 break
             time.sleep(0.05)
@@ -321,3 +321,25 @@ def test_a_real_worker_switches_while_search_keeps_working(
     assert len(get_embedder().embed_query("paid vacation days")) == 256
     assert "vacation" in _dense_texts(handbook, "paid vacation days")[0]
     assert 1024 in widths
+
+
+def test_an_install_on_the_first_offline_embedder_moves_to_the_newest(
+    user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Installed before offline-lexical-v2 existed: its active space is v1.
+    with monkeypatch.context() as patch:
+        patch.setattr(OfflineEmbedder, "name", "offline-lexical-v1")
+        handbook = ingested(user, "handbook.md", HANDBOOK.encode())
+    old = EmbeddingSpace.objects.get(status="active")
+    assert old.name == "offline-lexical-v1/1024"
+
+    summary = spaces.spaces_reconcile(enqueue=False)
+    assert summary["building"] == "offline-lexical-v2/1024"
+    new = EmbeddingSpace.objects.get(status="building")
+    # Until v2 is complete, queries are embedded with v1 and find v1's vectors.
+    assert get_embedder().name == old.name
+    assert "vacation" in _dense_texts(handbook, "paid vacation days")[0]
+
+    assert spaces.space_build(space_id=new.pk).state == "active"
+    assert get_embedder().name == "offline-lexical-v2/1024"
+    assert "vacation" in _dense_texts(handbook, "paid vacation days")[0]

@@ -29,7 +29,7 @@ def test_markdown_is_extracted_chunked_embedded_and_stored(user: Any) -> None:
     assert document.progress == 100
     assert document.text == HANDBOOK
     assert document.files_api_note.startswith("skipped: offline")
-    assert document.embedding_model == "offline-lexical-v1"
+    assert document.embedding_model == "offline-lexical-v2"
     chunks = list(document.chunks.order_by("ordinal"))
     assert chunks
     for chunk in chunks:

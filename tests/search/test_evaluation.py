@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
-from documents.models import Chunk
+from documents.embeddings import OfflineEmbedder
+from documents.models import Chunk, Workspace
+from documents.spaces import ensure_active_space
 from search.answering import estimate_cost
 from search.evaluation import evaluate, ingest, load_beir, ndcg_at, recall_at
 
@@ -83,3 +87,21 @@ def test_cost_uses_the_longest_matching_price(settings: Any) -> None:
     }
     assert estimate_cost("claude-sonnet-4-6-20260101", usage) == Decimal("3.000000")
     assert estimate_cost("unknown-model", usage) == Decimal(0)
+
+
+def test_the_command_measures_the_configured_embedder(
+    db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An install still on the first offline embedder: the command finishes the
+    # pending switch before it measures, or it would score the old vectors.
+    with monkeypatch.context() as patch:
+        patch.setattr(OfflineEmbedder, "name", "offline-lexical-v1")
+        ensure_active_space()
+    out = StringIO()
+    call_command("eval_retrieval", "--beir", str(_dataset(tmp_path / "t")), stdout=out)
+    printed = out.getvalue()
+    assert "active offline-lexical-v1/1024, desired offline-lexical-v2/1024" in printed
+    assert "offline-lexical-v2/1024: active after" in printed
+    assert "embedder offline-lexical-v2/1024" in printed
+    assert "hybrid" in printed
+    assert not Workspace.objects.filter(name__startswith="eval:").exists()

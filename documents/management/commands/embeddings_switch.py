@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from documents import spaces
 
@@ -30,10 +31,14 @@ class Command(BaseCommand):
         if not options["now"]:
             self.stdout.write(f"building {building.name} on a worker")
             return
-        while True:
-            result = spaces.space_build(space_id=building.pk)
+        started = time.monotonic()
+        while (state := spaces.space_build(space_id=building.pk).state) != "active":
+            if state == "gone":
+                raise CommandError(f"{building.name} was retired mid-build")
+            if state == "busy":
+                # A worker is building it already: wait for that build.
+                time.sleep(2)
             done, total = spaces.space_progress(building)
             self.stdout.write(f"{building.name}: {done}/{total} chunks")
-            if result.state != "more":
-                break
-        self.stdout.write(f"{building.name}: {result.state}")
+        elapsed = time.monotonic() - started
+        self.stdout.write(f"{building.name}: active after {elapsed:.1f} s")

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from documents import spaces
 from documents.embeddings import get_embedder
 from documents.models import Workspace
 from search import evaluation
@@ -36,6 +38,10 @@ class Command(BaseCommand):
         if not (path / "corpus.jsonl").is_file():
             raise CommandError(f"{path} holds no corpus.jsonl")
         beir = evaluation.load_beir(path, options["split"])
+        if spaces.desired_key() != spaces.active_key():
+            # Measure the configured embedder, not the one a pending switch
+            # (done later by the workers) is about to replace.
+            call_command("embeddings_switch", "--now", stdout=self.stdout)
         embedder = get_embedder()
         name = f"eval:{path.name}:{embedder.name}"
         workspace = Workspace.objects.filter(name=name).first()
