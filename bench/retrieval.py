@@ -221,10 +221,9 @@ def run_size(
 ) -> list[tuple[str, float, float]]:
     """Latency rows (path, p50 ms, p95 ms) at one corpus size."""
     import psycopg
-    from django.conf import settings
     from pgvector.psycopg import register_vector
 
-    from search.retrieval import dense_ids
+    from search.retrieval import dense_ids, ef_search_for
 
     vectors = _unit(rng, size, dims)
     queries = _unit(rng, QUERIES, dims)
@@ -233,7 +232,7 @@ def run_size(
     print(
         f"  loaded {size} chunks and built HNSW in {time.monotonic() - started:.0f} s"
     )
-    ef_search = max(int(settings.SEARCH_EF_SEARCH), TOP_K)
+    ef_search = ef_search_for(TOP_K)
     listed = [[float(v) for v in q] for q in queries]
     store = None
     if langchain:

@@ -320,7 +320,8 @@ SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 1.0)
 SEARCH_TEXT_WEIGHT = env_float("SEARCH_TEXT_WEIGHT", 1.0)
 # How many candidates each ranking contributes to the fusion (and to the reranker).
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 50)
-# HNSW candidate list; iterative scans extend it when a filter drops rows.
+# HNSW candidate list (at least twice the rows asked for); iterative scans extend
+# it when a filter drops rows.
 SEARCH_EF_SEARCH = env_int("SEARCH_EF_SEARCH", 100)
 # Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
 RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")

@@ -98,6 +98,13 @@ def _space_width(space_id: Any) -> tuple[int, int] | None:
     return (int(space_id), width) if width is not None else None
 
 
+def ef_search_for(limit: int) -> int:
+    """HNSW's candidate list for `limit` rows: SEARCH_EF_SEARCH, and never under
+    twice the rows wanted (with ef_search equal to the rows wanted, the scan
+    misses many of the true nearest; pgvector caps it at 1000)."""
+    return min(max(int(settings.SEARCH_EF_SEARCH), 2 * limit), 1000)
+
+
 def dense_ids(
     workspace_id: int,
     vector: list[float],
@@ -114,7 +121,7 @@ def dense_ids(
     space = _space_width(space_id) if space_id is not None else None
     if space is None or space[1] != len(vector):
         return []
-    ef_search = min(max(int(settings.SEARCH_EF_SEARCH), limit), 1000)
+    ef_search = ef_search_for(limit)
     # Iterative scans keep the workspace filter from starving the result: the
     # index is walked further until `limit` rows pass the filter. One simple-query
     # round trip: its statements share an implicit transaction, so SET LOCAL
