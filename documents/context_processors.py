@@ -14,15 +14,46 @@ def cairn(request: HttpRequest) -> dict[str, Any]:
 
     user = getattr(request, "user", None)
     pause = files_api_pause() if user is not None and user.is_staff else None
+    return (
+        {
+            # Staff see why uploads to the Files API stopped (storage full).
+            "files_api_pause": pause,
+            "online_claude": bool(settings.ANTHROPIC_API_KEY),
+            "claude_model": settings.CLAUDE_MODEL,
+            "max_upload_mb": settings.MAX_UPLOAD_MB,
+        }
+        | _embedding_spaces()
+        | _team(request)
+    )
+
+
+def _embedding_spaces() -> dict[str, Any]:
+    """The space search uses now, and the one being built to replace it.
+
+    The header tells what search really uses: during a switch that is still
+    the old space, whatever the settings already ask for.
+    """
+    from documents.embeddings import is_offline_model
+    from documents.models import EmbeddingSpace
+
+    Status = EmbeddingSpace.Status
+    live = {
+        status: (name, model)
+        for status, name, model in EmbeddingSpace.objects.filter(
+            status__in=(Status.ACTIVE, Status.BUILDING)
+        ).values_list("status", "name", "model")
+    }
+    active_name, active_model = live.get(Status.ACTIVE, ("", ""))
+    building_name, _ = live.get(Status.BUILDING, ("", ""))
     return {
-        # Staff see why uploads to the Files API stopped (storage full).
-        "files_api_pause": pause,
-        "online_claude": bool(settings.ANTHROPIC_API_KEY),
-        "online_voyage": bool(settings.VOYAGE_API_KEY),
-        "claude_model": settings.CLAUDE_MODEL,
-        "embedding_model": settings.EMBEDDING_MODEL,
-        "max_upload_mb": settings.MAX_UPLOAD_MB,
-    } | _team(request)
+        "online_voyage": (
+            not is_offline_model(active_model)
+            if active_name
+            else bool(settings.VOYAGE_API_KEY)
+        ),
+        "embedding_space": active_name,
+        "embedding_switch": building_name,
+    }
 
 
 def _team(request: HttpRequest) -> dict[str, Any]:

@@ -343,3 +343,22 @@ def test_an_install_on_the_first_offline_embedder_moves_to_the_newest(
     assert spaces.space_build(space_id=new.pk).state == "active"
     assert get_embedder().name == "offline-lexical-v2/1024"
     assert "vacation" in _dense_texts(handbook, "paid vacation days")[0]
+
+
+def test_the_header_names_the_space_search_uses_and_the_switch(
+    web: Any, user: Any, settings: Any
+) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    page = web.get("/documents/").content.decode()
+    assert "offline lexical embedder (offline-lexical-v2/1024)" in page
+    assert 'data-role="embedding-switch"' not in page
+
+    # A key and a model arrive: until Voyage's space is built, search (and the
+    # header) stay offline, and the header says a re-embed is under way.
+    settings.VOYAGE_API_KEY = "pa-test"
+    settings.EMBEDDING_MODEL = "voyage-3.5"
+    spaces.spaces_reconcile(enqueue=False)
+    page = web.get("/documents/").content.decode()
+    assert "Offline embeddings" in page
+    assert 'data-role="embedding-switch"' in page
+    assert "re-embedding into voyage-3.5/1024" in page
