@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 
 def cairn(request: HttpRequest) -> dict[str, Any]:
@@ -14,17 +15,15 @@ def cairn(request: HttpRequest) -> dict[str, Any]:
 
     user = getattr(request, "user", None)
     pause = files_api_pause() if user is not None and user.is_staff else None
-    return (
-        {
-            # Staff see why uploads to the Files API stopped (storage full).
-            "files_api_pause": pause,
-            "online_claude": bool(settings.ANTHROPIC_API_KEY),
-            "claude_model": settings.CLAUDE_MODEL,
-            "max_upload_mb": settings.MAX_UPLOAD_MB,
-        }
-        | _embedding_spaces()
-        | _team(request)
-    )
+    return {
+        # Staff see why uploads to the Files API stopped (storage full).
+        "files_api_pause": pause,
+        "online_claude": bool(settings.ANTHROPIC_API_KEY),
+        "claude_model": settings.CLAUDE_MODEL,
+        "max_upload_mb": settings.MAX_UPLOAD_MB,
+        # Lazy: only pages that show the header's mode badges query the spaces.
+        "embedding": SimpleLazyObject(_embedding_spaces),
+    } | _team(request)
 
 
 def _embedding_spaces() -> dict[str, Any]:
@@ -46,13 +45,13 @@ def _embedding_spaces() -> dict[str, Any]:
     active_name, active_model = live.get(Status.ACTIVE, ("", ""))
     building_name, _ = live.get(Status.BUILDING, ("", ""))
     return {
-        "online_voyage": (
+        "online": (
             not is_offline_model(active_model)
             if active_name
             else bool(settings.VOYAGE_API_KEY)
         ),
-        "embedding_space": active_name,
-        "embedding_switch": building_name,
+        "space": active_name,
+        "switch": building_name,
     }
 
 
