@@ -86,7 +86,7 @@ def _release_bench_space() -> None:
 def _load_cairn(vectors: Any, size: int) -> tuple[int, Any]:
     """A workspace with one document and `size` chunks and their vectors."""
     import psycopg
-    from pgvector.psycopg import register_vector
+    from django.db import connection
 
     from documents import bulk
     from documents.models import Document, Workspace
@@ -110,56 +110,32 @@ def _load_cairn(vectors: Any, size: int) -> tuple[int, Any]:
     space = _bench_space(len(vectors[0]))
     # Building the index once after the load is far faster than growing it.
     drop_index(space)
-    ids = bulk.reserve_chunk_ids(size)
-    with psycopg.connect(_dsn(), autocommit=True) as conn:
-        register_vector(conn)
-        with conn.cursor().copy(
-            "COPY documents_chunk (id, document_id, workspace_id, ordinal, text, "
-            "start_char, end_char, heading, context, token_estimate) "
-            "FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(
-                [
-                    "int8",
-                    "uuid",
-                    "int8",
-                    "int4",
-                    "text",
-                    "int4",
-                    "int4",
-                    "text",
-                    "text",
-                    "int4",
-                ]
-            )
-            for i in range(size):
-                copy.write_row(
-                    [
-                        ids[i],
-                        document.id,
-                        workspace.id,
-                        i,
-                        f"chunk {i}",
-                        0,
-                        1,
-                        "",
-                        "",
-                        1,
-                    ]
-                )
-        with conn.cursor().copy(
-            "COPY documents_chunkvector (chunk_id, space_id, workspace_id, "
-            "document_id, embedding) FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int8", "int8", "int8", "uuid", "vector"])
-            for i in range(size):
-                copy.write_row(
-                    [ids[i], space.pk, workspace.id, document.id, vectors[i]]
-                )
-        conn.execute("SET maintenance_work_mem = '1GB'")
-    create_index(space)
-    with psycopg.connect(_dsn(), autocommit=True) as conn:
-        conn.execute("ANALYZE documents_chunkvector")
+    # The product's own binary COPY: chunks, then their vectors streamed row by
+    # row (a list of 100k Python vectors would not fit in memory).
+    bulk.copy_chunks(
+        bulk.ChunkRow(
+            document_id=document.id,
+            workspace_id=workspace.id,
+            ordinal=i,
+            text=f"chunk {i}",
+            start_char=0,
+            end_char=1,
+            page=None,
+            heading="",
+            token_estimate=1,
+        )
+        for i in range(size)
+    )
+    ids = list(document.chunks.order_by("ordinal").values_list("id", flat=True))
+    bulk.copy_vectors(
+        bulk.VectorRow(ids[i], space.pk, workspace.id, document.id, vectors[i].tolist())
+        for i in range(size)
+    )
+    with connection.cursor() as cursor:
+        # On the connection that builds the index (it was set on another one).
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        create_index(space)
+        cursor.execute("ANALYZE documents_chunkvector")
     return int(workspace.id), space
 
 

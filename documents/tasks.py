@@ -25,7 +25,9 @@ class IngestTask(Task):  # type: ignore[type-arg]
         )
 
 
-@shared_task(
+# Both ingestion stages: acknowledged only when done (a lost worker's document
+# is redelivered), outside-service hiccups retried with backoff, then failed.
+_ingest_stage = shared_task(
     base=IngestTask,
     bind=True,
     acks_late=True,
@@ -36,23 +38,16 @@ class IngestTask(Task):  # type: ignore[type-arg]
     retry_jitter=True,
     max_retries=5,
 )
+
+
+@_ingest_stage
 def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 1 on the CPU queue: extract the text, then hand over to stage 2."""
     if services.document_ingest(document_id=document_id, stage="extract"):
         ingest_index_task.delay(document_id)
 
 
-@shared_task(
-    base=IngestTask,
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(services.TransientError,),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=5,
-)
+@_ingest_stage
 def ingest_index_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 2 on the network queue: chunk, upload, embed and store."""
     services.document_ingest(document_id=document_id, stage="index")
