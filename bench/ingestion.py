@@ -75,8 +75,8 @@ def bench_pipeline(pdfs: list[Path], latency: float) -> dict[str, float]:
     """Cairn's pipeline in-process over every sample PDF, stage by stage."""
     from django.conf import settings
 
-    from documents import embeddings, files_api
     from documents.models import Document
+    from documents.remote import embeddings, files_api
     from documents.services import document_ingest
     from tests.fakes.anthropic import FakeAnthropic
 
@@ -126,7 +126,7 @@ def bench_inserts(rows: int) -> dict[str, float]:
     """Chunk + vector insert rate: binary COPY, into the real indexed table and bare."""
     from django.db import connection, transaction
 
-    from documents import bulk
+    from documents.ingestion import bulk
     from documents.models import Chunk
 
     workspace = _workspace()
@@ -139,8 +139,8 @@ def bench_inserts(rows: int) -> dict[str, float]:
     matrix /= numpy.linalg.norm(matrix, axis=1, keepdims=True)
     vectors = matrix.astype(numpy.float32).tolist()
     text = "Revenue grew eleven percent on strong services demand. " * 20
+    from documents.ingestion.spaces import ensure_active_space
     from documents.models import ChunkVector
-    from documents.spaces import ensure_active_space
 
     space = ensure_active_space()
     data = [
@@ -256,8 +256,8 @@ def bench_langchain(pdfs: list[Path]) -> dict[str, float]:
     from langchain_postgres import PGVector
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from documents.chunking import CHARS_PER_TOKEN
-    from documents.embeddings import OfflineEmbedder
+    from documents.ingestion.chunking import CHARS_PER_TOKEN
+    from documents.remote.embeddings import OfflineEmbedder
 
     offline = OfflineEmbedder(1024)
 

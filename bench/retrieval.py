@@ -88,9 +88,9 @@ def _load_cairn(vectors: Any, size: int) -> tuple[int, Any]:
     import psycopg
     from django.db import connection
 
-    from documents import bulk
+    from documents.ingestion import bulk
+    from documents.ingestion.spaces import create_index, drop_index
     from documents.models import Document, Workspace
-    from documents.spaces import create_index, drop_index
 
     Workspace.objects.filter(name__startswith="bench:").delete()
     with psycopg.connect(_dsn(), autocommit=True) as conn:

@@ -8,8 +8,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from documents import services, spaces
+from documents import services
 from documents.forms import WorkspaceWebForm
+from documents.ingestion import spaces
 from documents.models import (
     ApiToken,
     Document,

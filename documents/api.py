@@ -8,10 +8,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, Field
 
-from documents import selectors, services, teams, web_api
+from documents import selectors, services, web_api
 from documents.api_auth import ApiError, api_view, json_body
 from documents.models import Document
-from documents.permissions import EDITOR, require_role
+from documents.teams import services as teams
+from documents.teams.permissions import EDITOR, require_role
 from project.openapi import (
     FORBIDDEN,
     INVALID,

@@ -11,7 +11,7 @@ from django.utils.functional import SimpleLazyObject
 
 def cairn(request: HttpRequest) -> dict[str, Any]:
     """Tell every page which mode answers and embeds."""
-    from documents.files_services import files_api_pause
+    from documents.remote.files import files_api_pause
 
     user = getattr(request, "user", None)
     pause = files_api_pause() if user is not None and user.is_staff else None
@@ -32,8 +32,8 @@ def _embedding_spaces() -> dict[str, Any]:
     The header tells what search really uses: during a switch that is still
     the old space, whatever the settings already ask for.
     """
-    from documents.embeddings import is_offline_model
     from documents.models import EmbeddingSpace
+    from documents.remote.embeddings import is_offline_model
 
     Status = EmbeddingSpace.Status
     live = {
@@ -57,8 +57,8 @@ def _embedding_spaces() -> dict[str, Any]:
 
 def _team(request: HttpRequest) -> dict[str, Any]:
     """The user's workspaces, the current one and the user's role in it."""
-    from documents.permissions import role_of
     from documents.selectors import workspace_for_request, workspaces_for_user
+    from documents.teams.permissions import role_of
 
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

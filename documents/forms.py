@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from documents.models import Workspace
-from documents.web_sources import normalise_domain_entry
+from documents.remote.web import normalise_domain_entry
 
 
 class DomainListField(forms.CharField):

@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from documents import bulk, chunking, extraction, files_api, formats, spaces
+from documents.ingestion import bulk, chunking, extraction, formats, spaces
 from documents.models import Chunk, Document, EmbeddingSpace, Membership, Workspace
+from documents.remote import files_api
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -155,7 +156,7 @@ def document_retry(*, document: Document) -> None:
 
 def document_delete(*, document: Document) -> None:
     """Delete a document, its chunks, its original and its remote file."""
-    from documents.files_services import remote_file_forget, tombstones_drain
+    from documents.remote.files import remote_file_forget, tombstones_drain
 
     file_id = document.file_id
     with transaction.atomic():
@@ -335,7 +336,7 @@ def _transient(exc: Exception) -> bool:
 def _extract(document: Document) -> extraction.Extracted:
     progress = _Progress(document.id)
     if document.source_url and not document.original:
-        from documents import web_documents
+        from documents.web import documents as web_documents
 
         # A URL document's first run fetches its snapshot, then ingests it.
         web_documents.fetch_snapshot(document)
@@ -426,7 +427,7 @@ def chunk_extracted(extracted: extraction.Extracted) -> list[chunking.ChunkSpec]
 
 def _upload_once(document: Document) -> None:
     """Upload to the Files API unless this document already has its file."""
-    from documents.files_services import document_upload
+    from documents.remote.files import document_upload
 
     document_upload(document=document)
 

@@ -62,7 +62,7 @@ def requeue_stale_task() -> int:
 @shared_task(acks_late=True)
 def refresh_task(document_id: str) -> bool:
     """Re-fetch a URL document; re-ingest only if the page changed."""
-    from documents import web_documents
+    from documents.web import documents as web_documents
 
     return web_documents.document_refetch(document_id=document_id)
 
@@ -70,7 +70,7 @@ def refresh_task(document_id: str) -> bool:
 @shared_task(acks_late=True)
 def drain_tombstones_task() -> int:
     """Periodic: delete remote files still owed a delete; return how many remain."""
-    from documents.files_services import tombstones_drain
+    from documents.remote.files import tombstones_drain
 
     return tombstones_drain()[1]
 
@@ -78,7 +78,7 @@ def drain_tombstones_task() -> int:
 @shared_task(acks_late=True)
 def files_reconcile_task() -> dict[str, Any]:
     """Periodic: report orphaned remote files and documents missing theirs."""
-    from documents.files_services import files_reconcile, reconcile_summary
+    from documents.remote.files import files_reconcile, reconcile_summary
 
     report = files_reconcile(fix=False)
     if report.orphans or report.missing:
@@ -97,7 +97,7 @@ def files_reconcile_task() -> dict[str, Any]:
 )
 def embeddings_build_task(space_id: int) -> str:
     """Re-embed chunks into a space for one time slice; re-queue until it is done."""
-    from documents import spaces
+    from documents.ingestion import spaces
 
     try:
         result = spaces.space_build(space_id=space_id)
@@ -115,6 +115,6 @@ def embeddings_build_task(space_id: int) -> str:
 @shared_task(acks_late=True)
 def embeddings_reconcile_task() -> dict[str, Any]:
     """Periodic: start or resume a switch to the configured embedding space."""
-    from documents import spaces
+    from documents.ingestion import spaces
 
     return spaces.spaces_reconcile()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from documents import views, web_views
+from documents import views
+from documents.web import views as web_views
 
 app_name = "documents"
 

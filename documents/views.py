@@ -18,10 +18,12 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from documents import extraction, selectors, services, teams
+from documents import selectors, services
 from documents.api import document_json
+from documents.ingestion import extraction
 from documents.models import Document
-from documents.permissions import EDITOR, has_role, require_role, role_required
+from documents.teams import services as teams
+from documents.teams.permissions import EDITOR, has_role, require_role, role_required
 
 
 @login_required

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from documents import selectors, web_documents
+from documents import selectors
 from documents.api_auth import ApiError, json_body
 from documents.models import Workspace
-from documents.web_sources import WebError
+from documents.remote.web import WebError
+from documents.web import documents as web_documents
 
 
 def document_from_url(request: HttpRequest, workspace: Workspace) -> JsonResponse:

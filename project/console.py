@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from documents import files_api
-from documents.files_services import files_reconcile
 from documents.health import ingestion_health
 from documents.models import Document
+from documents.remote import files_api
+from documents.remote.files import files_reconcile
 from search import claude, usage
 
 

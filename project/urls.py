@@ -44,7 +44,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("documents/", include("documents.urls")),
     path("ask/", include("search.urls")),
-    path("", include("documents.team_urls")),
+    path("", include("documents.teams.urls")),
     path("api/v1/", include(api_v1)),
     path("healthz", documents_views.healthz, name="healthz"),
     path("admin/cairn/", include(console.urls())),

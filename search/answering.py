@@ -16,9 +16,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from documents import files_api
 from documents.lexical import terms
 from documents.models import Chunk, Document, Workspace
+from documents.remote import files_api
 from search import claude, web_fetch
 from search.models import Answer, Citation, Conversation, Question
 from search.prompting import Context, build_request, choose_context
@@ -291,7 +291,7 @@ def _stream_with_reupload(
     """Stream events; if a referenced file is gone (404), re-upload it, retry once."""
     import anthropic
 
-    from documents.files_services import document_reupload_missing
+    from documents.remote.files import document_reupload_missing
 
     def open_stream() -> Iterator[dict[str, Any]]:
         request = build_request(question, context, history)

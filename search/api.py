@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from documents.api_auth import ApiError, api_view, json_body
 from documents.models import Workspace
-from documents.permissions import VIEWER, require_role
 from documents.selectors import document_ids_for_filter, workspace_for_request
+from documents.teams.permissions import VIEWER, require_role
 from project.openapi import (
     FORBIDDEN,
     INVALID,

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from documents import files_api
+from documents.remote import files_api
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from documents.models import Workspace
-from documents.permissions import VIEWER, require_role
 from documents.selectors import (
     document_ids_for_filter,
     document_list_for_user,
     tags_for_workspace,
     workspace_for_request,
 )
+from documents.teams.permissions import VIEWER, require_role
 from search import answering, selectors, services, web_fetch_display
 from search.api import MAX_QUESTION_CHARS, streaming
 from search.models import Answer, Citation, Conversation, Feedback

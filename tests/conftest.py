@@ -16,9 +16,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 
-from documents import embeddings, files_api
 from documents.api_auth import token_create
 from documents.models import Document
+from documents.remote import embeddings, files_api
 from documents.services import (
     document_create,
     document_ingest,

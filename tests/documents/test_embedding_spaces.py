@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from documents import spaces
-from documents.embeddings import OfflineEmbedder, get_embedder
+from documents.ingestion import spaces
 from documents.models import ChunkVector, Document, EmbeddingSpace
+from documents.remote.embeddings import OfflineEmbedder, get_embedder
 from search import retrieval
 from search.retrieval import chunk_search, dense_ids
 from tests.conftest import HANDBOOK, ingested, start_worker, stop_worker

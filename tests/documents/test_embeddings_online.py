@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from documents.embeddings import VoyageEmbedder, batches, count_tokens
+from documents.remote.embeddings import VoyageEmbedder, batches, count_tokens
 from tests.fakes.voyage import EMBED_MODELS, FakeVoyage
 
 

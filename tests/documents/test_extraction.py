@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from documents import extraction
+from documents.ingestion import extraction
 from tests.pdfs import make_pdf
 
 

@@ -11,14 +11,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from documents import files_api
-from documents.files_services import (
+from documents.models import Document, RemoteFileTombstone
+from documents.remote import files_api
+from documents.remote.files import (
     PAUSED_NOTE,
     files_api_pause,
     files_reconcile,
     tombstones_drain,
 )
-from documents.models import Document, RemoteFileTombstone
 from documents.services import document_delete
 from search.answering import answer_question
 from search.retrieval import chunk_search
@@ -91,7 +91,7 @@ def test_storage_full_pauses_uploads_and_tells_the_admin(
     report = files_reconcile(fix=True)
     assert sorted(report.missing) == sorted([str(first.id), str(second.id)])
     assert report.reuploaded == 0  # still paused until an admin clears it
-    from documents.files_services import files_api_pause_clear
+    from documents.remote.files import files_api_pause_clear
 
     files_api_pause_clear()
     report = files_reconcile(fix=True)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from documents import extraction, formats
-from documents.chunking import chunk_rows
+from documents.ingestion import extraction, formats
+from documents.ingestion.chunking import chunk_rows
 from documents.services import chunk_extracted
 from tests.conftest import ingested
 

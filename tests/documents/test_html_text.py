@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from documents.extraction import HTML, extract
-from documents.html_text import decode_html, html_title, html_to_text
-from documents.web_sources import fetch
+from documents.ingestion.extraction import HTML, extract
+from documents.ingestion.html_text import decode_html, html_title, html_to_text
+from documents.remote.web import fetch
 from tests.webserver import LocalWeb
 
 
@@ -53,9 +53,9 @@ def test_the_title_and_the_pipeline_entry() -> None:
 def test_a_declared_charset_is_kept_in_the_snapshot(
     local_web: LocalWeb, loopback_allowed: Any, user: Any, workspace: Any
 ) -> None:
-    from documents import web_documents
     from documents.models import Document
     from documents.services import document_ingest
+    from documents.web import documents as web_documents
 
     body = "<main><p>Smörgåsbord for everyone.</p></main>".encode("latin-1")
     url = local_web.page("/latin", body, "text/html; charset=ISO-8859-1")

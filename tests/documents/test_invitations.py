@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils.html import escape
 
-from documents import teams
 from documents.models import Invitation, Membership
+from documents.teams import services as teams
 from tests.factories import PASSWORD, join, make_user
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from documents.embeddings import (
+from documents.remote.embeddings import (
     OFFLINE_MODELS,
     OfflineEmbedder,
     embedder_for_model,

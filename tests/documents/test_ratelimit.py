@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from documents.ratelimit import RateLimiter, redis_url
+from documents.remote.ratelimit import RateLimiter, redis_url
 
 
 def _take_all(url: str, name: str, tries: int, queue: Any) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.test import Client
 
-from documents import files_api
+from documents.remote import files_api
 from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from documents import web_documents
 from documents.models import Document
+from documents.remote.web import WebError
 from documents.services import document_ingest, workspace_default_for_user
-from documents.web_sources import WebError
+from documents.web import documents as web_documents
 from tests.pdfs import make_pdf
 from tests.webserver import LocalWeb
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from documents import web_sources
-from documents.web_sources import (
+from documents.remote import web as web_sources
+from documents.remote.web import (
     WebError,
     check_domain_lists,
     check_url,

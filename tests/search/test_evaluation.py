@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from documents.embeddings import OfflineEmbedder
+from documents.ingestion.spaces import ensure_active_space
 from documents.models import Chunk, Workspace
-from documents.spaces import ensure_active_space
+from documents.remote.embeddings import OfflineEmbedder
 from search.answering import estimate_cost
 from search.evaluation import evaluate, ingest, load_beir, ndcg_at, recall_at
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from documents import spaces
+from documents.ingestion import spaces
 
 
 class Command(BaseCommand):

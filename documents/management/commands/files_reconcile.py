@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from documents import files_api
-from documents.files_services import files_reconcile
+from documents.remote import files_api
+from documents.remote.files import files_reconcile
 
 
 class Command(BaseCommand):

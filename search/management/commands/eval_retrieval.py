@@ -10,9 +10,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from documents import spaces
-from documents.embeddings import get_embedder
+from documents.ingestion import spaces
 from documents.models import Workspace
+from documents.remote.embeddings import get_embedder
 from search import evaluation
 
 

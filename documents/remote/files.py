@@ -16,8 +16,8 @@ from django.core.mail import mail_admins
 from django.db.models import Q
 from django.utils import timezone
 
-from documents import files_api
 from documents.models import Document, RemoteFileTombstone, ServicePause
+from documents.remote import files_api
 
 log = logging.getLogger(__name__)
 

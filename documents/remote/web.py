@@ -22,7 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from django.conf import settings
 from django.utils import timezone
 
-from documents.html_text import html_title
+from documents.ingestion.html_text import html_title
 
 INVALID_INPUT = "invalid_input"
 URL_TOO_LONG = "url_too_long"

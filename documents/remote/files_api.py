@@ -112,7 +112,7 @@ def backoff_delay(attempt: int, retry_after: float | None) -> float:
 
 def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
     """Run one Files API call under the shared rate limit, retrying transient errors."""
-    from documents.ratelimit import files_api_limiter
+    from documents.remote.ratelimit import files_api_limiter
 
     limiter = files_api_limiter()
     retries = settings.FILES_API_MAX_RETRIES if retries is None else retries

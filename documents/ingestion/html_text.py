@@ -33,6 +33,6 @@ def html_title(data: bytes) -> str:
 
 def html_to_text(data: bytes) -> str:
     """The readable main text of an HTML page, headings marked like Markdown."""
-    from documents.formats import html_text
+    from documents.ingestion.formats import html_text
 
     return html_text(decode_html(data))

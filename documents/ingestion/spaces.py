@@ -30,14 +30,14 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from documents import bulk
-from documents.embeddings import (
+from documents.ingestion import bulk
+from documents.models import Chunk, ChunkVector, EmbeddingSpace
+from documents.remote.embeddings import (
     Embedder,
     OfflineEmbedder,
     embedder_for_model,
     is_offline_model,
 )
-from documents.models import Chunk, ChunkVector, EmbeddingSpace
 
 log = logging.getLogger(__name__)
 Status = EmbeddingSpace.Status

@@ -52,7 +52,7 @@ def invitation_accept(*, invitation: Invitation, user: Any) -> Membership:
     The row is locked so one link cannot be accepted twice by two accounts
     racing each other. An existing member keeps the higher of the two roles.
     """
-    from documents.permissions import RANK
+    from documents.teams.permissions import RANK
 
     with transaction.atomic():
         locked = Invitation.objects.select_for_update().get(id=invitation.id)

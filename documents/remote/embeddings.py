@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
-from documents.chunking import estimate_tokens
+from documents.ingestion.chunking import estimate_tokens
 from documents.lexical import terms
 
 # Voyage's documented per-request limits: 1000 texts, and a token budget by model.
@@ -364,7 +364,11 @@ def get_embedder() -> Embedder:
     Not the desired one from settings: during a switch queries stay in the
     old space until the new one is complete.
     """
-    from documents.spaces import SpaceUnavailable, embedder_for, ensure_active_space
+    from documents.ingestion.spaces import (
+        SpaceUnavailable,
+        embedder_for,
+        ensure_active_space,
+    )
 
     space = ensure_active_space()
     try:

@@ -12,8 +12,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from documents import extraction, files_api, services, web_sources
+from documents import services
+from documents.ingestion import extraction
 from documents.models import Document, Workspace
+from documents.remote import files_api
+from documents.remote import web as web_sources
 
 log = logging.getLogger(__name__)
 

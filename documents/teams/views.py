@@ -13,10 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from documents import selectors, teams
+from documents import selectors
 from documents.api_auth import token_create
 from documents.models import ApiToken, Membership
-from documents.permissions import ADMIN, require_role, role_required
+from documents.teams import services as teams
+from documents.teams.permissions import ADMIN, require_role, role_required
 
 
 @login_required

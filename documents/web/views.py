@@ -9,10 +9,11 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from documents import selectors, web_documents
+from documents import selectors
 from documents.forms import WorkspaceWebForm
-from documents.permissions import ADMIN, EDITOR, require_role
-from documents.web_sources import WebError
+from documents.remote.web import WebError
+from documents.teams.permissions import ADMIN, EDITOR, require_role
+from documents.web import documents as web_documents
 
 MAX_URLS_PER_POST = 20
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import charset_normalizer
 
-from documents import formats
+from documents.ingestion import formats
 
 PDF = "application/pdf"
 TEXT = "text/plain"
@@ -116,7 +116,7 @@ def extract(
     if mime_type == DOCX:
         return _extracted(_from_format(formats.docx_text, data), mime_type)
     if mime_type == HTML:
-        from documents.html_text import html_to_text
+        from documents.ingestion.html_text import html_to_text
 
         return _extracted(_from_format(html_to_text, data), mime_type)
     raise ExtractionError(f"Unsupported file type {mime_type}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from documents import team_views as views
+from documents.teams import views
 
 app_name = "team"
 

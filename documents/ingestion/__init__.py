@@ -1,0 +1,1 @@
+"""Ingestion: extract, chunk, upload, embed and store a document."""

@@ -1,0 +1,1 @@
+"""Outside services: Files API, Voyage embeddings, rate limits, the web fetcher."""

@@ -1,0 +1,1 @@
+"""Workspaces, roles, invitations and API tokens."""

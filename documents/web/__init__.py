@@ -1,0 +1,1 @@
+"""Documents added by URL: create, fetch and refresh."""
