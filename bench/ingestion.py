@@ -75,9 +75,9 @@ def bench_pipeline(pdfs: list[Path], latency: float) -> dict[str, float]:
     """Cairn's pipeline in-process over every sample PDF, stage by stage."""
     from django.conf import settings
 
+    from documents.ingestion.pipeline import document_ingest
     from documents.models import Document
     from documents.remote import embeddings, files_api
-    from documents.services import document_ingest
     from tests.fakes.anthropic import FakeAnthropic
 
     fake = FakeAnthropic().start()
@@ -256,7 +256,7 @@ def bench_langchain(pdfs: list[Path]) -> dict[str, float]:
     from langchain_postgres import PGVector
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from documents.ingestion.chunking import CHARS_PER_TOKEN
+    from documents.lexical import CHARS_PER_TOKEN
     from documents.remote.embeddings import OfflineEmbedder
 
     offline = OfflineEmbedder(1024)

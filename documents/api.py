@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from documents import selectors, services, web_api
 from documents.api_auth import ApiError, api_view, json_body
 from documents.models import Document
-from documents.teams import services as teams
 from documents.teams.permissions import EDITOR, require_role
 from project.openapi import (
     FORBIDDEN,
@@ -232,8 +231,8 @@ def _patch_tags(request: HttpRequest, document: Document) -> None:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ApiError(400, "invalid_request", "'tags' must be a list of strings.")
     try:
-        teams.document_set_tags(document=document, tags=teams.parse_tags(tags))
-    except teams.TeamError as exc:
+        services.document_set_tags(document=document, tags=services.parse_tags(tags))
+    except services.TagsRejected as exc:
         raise ApiError(400, "invalid_request", str(exc)) from exc
 
 

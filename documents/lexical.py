@@ -1,9 +1,17 @@
-"""Word-level text analysis shared by the offline embedder and the offline answerer."""
+"""Word-level text analysis: words, stems, stop words and token estimates."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (about four characters a token in English)."""
+    return max(1, (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN)
+
 
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
 

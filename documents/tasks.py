@@ -1,4 +1,8 @@
-"""Celery tasks: thin wrappers that take ids and call one service."""
+"""Celery tasks: thin wrappers that take ids and call one service.
+
+Their names (documents.tasks.*) are what documents.queue sends and what
+CELERY_TASK_ROUTES and the beat schedule name; they never change.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ from typing import Any
 from celery import Task, shared_task
 
 from documents import services
+from documents.ingestion import pipeline, spaces
+from documents.remote import files
+from documents.remote.errors import TransientError, transient
+from documents.web import documents as web_documents
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +27,7 @@ class IngestTask(Task):  # type: ignore[type-arg]
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
         document_id = args[0] if args else kwargs.get("document_id")
-        services.document_fail(
+        pipeline.document_fail(
             document_id=document_id,
             reason=f"An outside service kept failing; retry later. Last error: {exc}",
         )
@@ -32,7 +40,7 @@ _ingest_stage = shared_task(
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(services.TransientError,),
+    autoretry_for=(TransientError,),
     retry_backoff=5,
     retry_backoff_max=300,
     retry_jitter=True,
@@ -43,14 +51,14 @@ _ingest_stage = shared_task(
 @_ingest_stage
 def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 1 on the CPU queue: extract the text, then hand over to stage 2."""
-    if services.document_ingest(document_id=document_id, stage="extract"):
+    if pipeline.document_ingest(document_id=document_id, stage="extract"):
         ingest_index_task.delay(document_id)
 
 
 @_ingest_stage
 def ingest_index_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 2 on the network queue: chunk, upload, embed and store."""
-    services.document_ingest(document_id=document_id, stage="index")
+    pipeline.document_ingest(document_id=document_id, stage="index")
 
 
 @shared_task(acks_late=True)
@@ -61,35 +69,29 @@ def requeue_stale_task() -> int:
 
 @shared_task(acks_late=True)
 def refresh_task(document_id: str) -> bool:
-    """Re-fetch a URL document; re-ingest only if the page changed."""
-    from documents.web import documents as web_documents
-
+    """Re-fetch a URL document; a changed page is queued for ingestion."""
     return web_documents.document_refetch(document_id=document_id)
 
 
 @shared_task(acks_late=True)
 def drain_tombstones_task() -> int:
     """Periodic: delete remote files still owed a delete; return how many remain."""
-    from documents.remote.files import tombstones_drain
-
-    return tombstones_drain()[1]
+    return files.tombstones_drain()[1]
 
 
 @shared_task(acks_late=True)
 def files_reconcile_task() -> dict[str, Any]:
     """Periodic: report orphaned remote files and documents missing theirs."""
-    from documents.remote.files import files_reconcile, reconcile_summary
-
-    report = files_reconcile(fix=False)
+    report = files.files_reconcile(fix=False)
     if report.orphans or report.missing:
         log.warning("files reconcile: %s", report.summary())
-    return reconcile_summary(report)
+    return files.reconcile_summary(report)
 
 
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(services.TransientError,),
+    autoretry_for=(TransientError,),
     retry_backoff=5,
     retry_backoff_max=300,
     retry_jitter=True,
@@ -97,13 +99,11 @@ def files_reconcile_task() -> dict[str, Any]:
 )
 def embeddings_build_task(space_id: int) -> str:
     """Re-embed chunks into a space for one time slice; re-queue until it is done."""
-    from documents.ingestion import spaces
-
     try:
         result = spaces.space_build(space_id=space_id)
     except Exception as exc:
-        if services._transient(exc):
-            raise services.TransientError(str(exc)) from exc
+        if transient(exc):
+            raise TransientError(str(exc)) from exc
         # Kept for the admin; the beat reconcile tries again in a minute.
         spaces.space_record_error(space_id=space_id, error=str(exc))
         raise
@@ -115,6 +115,4 @@ def embeddings_build_task(space_id: int) -> str:
 @shared_task(acks_late=True)
 def embeddings_reconcile_task() -> dict[str, Any]:
     """Periodic: start or resume a switch to the configured embedding space."""
-    from documents.ingestion import spaces
-
     return spaces.spaces_reconcile()

@@ -22,7 +22,6 @@ from documents import selectors, services
 from documents.api import document_json
 from documents.ingestion import extraction
 from documents.models import Document
-from documents.teams import services as teams
 from documents.teams.permissions import EDITOR, has_role, require_role, role_required
 
 
@@ -201,11 +200,11 @@ def document_tags(request: HttpRequest, document_id: str) -> HttpResponse:
     """Replace a document's tags (comma-separated)."""
     document = _document_for_editor(request, document_id)
     try:
-        tags = teams.parse_tags(request.POST.get("tags", ""))
-    except teams.TeamError as exc:
+        tags = services.parse_tags(request.POST.get("tags", ""))
+    except services.TagsRejected as exc:
         messages.error(request, str(exc))
     else:
-        teams.document_set_tags(document=document, tags=tags)
+        services.document_set_tags(document=document, tags=tags)
         messages.success(request, "Tags saved.")
     return redirect("documents:detail", document_id=document.id)
 

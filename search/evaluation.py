@@ -13,8 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from documents.ingestion.spaces import get_embedder
 from documents.models import Chunk, Document, Workspace
-from documents.remote.embeddings import get_embedder
 from search.reranking import get_reranker
 from search.retrieval import dense_ids, fuse, query_vector, text_ids
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from documents.ingestion.chunking import estimate_tokens
+from documents.lexical import estimate_tokens
 from documents.models import Document
 from search import claude
 from search.retrieval import Hit

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from documents.ingestion.spaces import get_embedder
 from documents.lexical import STOP_WORDS, stem, words
-from documents.remote.embeddings import OfflineEmbedder, get_embedder
+from documents.remote.embeddings import OfflineEmbedder
 from search.reranking import get_reranker
 
 # One embedding space's vectors, through its partial HNSW index: the

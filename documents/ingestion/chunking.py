@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-CHARS_PER_TOKEN = 4
+from documents.lexical import CHARS_PER_TOKEN, estimate_tokens
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
@@ -36,11 +36,6 @@ class ChunkSpec:
     # Text that belongs with the chunk for embedding but is not part of its slice
     # (a CSV header row repeated for every group of rows).
     context: str = ""
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough token count (about four characters a token in English)."""
-    return max(1, (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN)
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

@@ -31,6 +31,14 @@ TEXT_EXTENSIONS = {
 }
 SUPPORTED_DESCRIPTION = "PDF, Word (.docx), HTML, CSV, plain text or Markdown"
 
+
+def display_name(name: str) -> str:
+    """Keep only the last path component of a client-supplied name, printable."""
+    base = PurePath(name.replace("\\", "/")).name
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
+    return cleaned[:255] or "untitled"
+
+
 # Magic numbers of common binary formats that must never be read as text.
 _BINARY_MAGIC = (
     b"PK\x03\x04",  # zip, docx, xlsx

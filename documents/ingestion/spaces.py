@@ -18,10 +18,9 @@ activation's completeness check or written after it, for the new spaces.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,7 +29,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from documents import queue
 from documents.ingestion import bulk
+from documents.ingestion.locks import space_lock
 from documents.models import Chunk, ChunkVector, EmbeddingSpace
 from documents.remote.embeddings import (
     Embedder,
@@ -100,7 +101,7 @@ def ensure_active_space() -> EmbeddingSpace:
     create_index(space)
     if Chunk.objects.exists():
         # Chunks from before spaces existed: give them vectors in this one.
-        _enqueue_build(space.pk)
+        queue.send_on_commit(queue.EMBEDDINGS_BUILD, space.pk)
     return space
 
 
@@ -256,7 +257,7 @@ def space_build(
     bounds the work too (tests stop a build half way with it).
     """
     budget = float(settings.EMBEDDING_BUILD_SLICE_S if budget_s is None else budget_s)
-    with _space_lock(space_id) as locked:
+    with space_lock(space_id) as locked:
         if not locked:
             return BuildResult(0, "busy")
         space = EmbeddingSpace.objects.filter(pk=space_id, status__in=LIVE).first()
@@ -371,7 +372,7 @@ def spaces_reconcile(*, enqueue: bool = True) -> dict[str, Any]:
     if building is None and active.name != name:
         building = _start_building(model, dimensions)
     if building is not None and enqueue:
-        _enqueue_build(building.pk)
+        queue.send_on_commit(queue.EMBEDDINGS_BUILD, building.pk)
     purged = spaces_purge()
     return {
         "active": active.name,
@@ -429,32 +430,6 @@ def space_progress(space: EmbeddingSpace) -> tuple[int, int]:
     return ChunkVector.objects.filter(space=space).count(), Chunk.objects.count()
 
 
-def _enqueue_build(space_id: int) -> None:
-    from documents.tasks import embeddings_build_task
-
-    transaction.on_commit(lambda: embeddings_build_task.delay(space_id))
-
-
-class _space_lock:
-    """A session advisory lock on one space's build."""
-
-    def __init__(self, space_id: int) -> None:
-        digest = hashlib.blake2b(f"space:{space_id}".encode(), digest_size=8).digest()
-        self.key = int.from_bytes(digest, "big", signed=True)
-        self.locked = False
-
-    def __enter__(self) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
-            self.locked = bool(cursor.fetchone()[0])
-        return self.locked
-
-    def __exit__(self, *exc: object) -> None:
-        if self.locked:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [self.key])
-
-
 def space_record_error(*, space_id: int, error: str) -> None:
     """Keep why a build failed, for the admin."""
     EmbeddingSpace.objects.filter(pk=space_id).update(error=error[:2000])
@@ -463,3 +438,62 @@ def space_record_error(*, space_id: int, error: str) -> None:
 def building_space() -> EmbeddingSpace | None:
     """The space being built, if a switch is under way."""
     return EmbeddingSpace.objects.filter(status=Status.BUILDING).first()
+
+
+# Queries ---------------------------------------------------------------------
+
+
+class QueryVector(list[float]):
+    """A query vector that knows its embedding space, so search never mixes spaces.
+
+    space_id is None when no space can embed queries here (its model needs a
+    key this process lacks); dense search then finds nothing instead of failing.
+    """
+
+    def __init__(self, values: Sequence[float], *, space_id: int | None) -> None:
+        super().__init__(values)
+        self.space_id = space_id
+
+
+class SpaceQueryEmbedder:
+    """The active space's embedder, for queries; vectors are tagged with the space."""
+
+    def __init__(self, inner: Embedder | None, space_id: int | None, name: str):
+        self._inner = inner
+        self.space_id = space_id
+        self.name = name
+
+    def embed_documents(
+        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+    ) -> list[list[float]]:
+        if self._inner is None:
+            raise RuntimeError(f"{self.name} cannot embed here")
+        return self._inner.embed_documents(texts, on_batch=on_batch)
+
+    @property
+    def lexical(self) -> bool:
+        """Whether the space's embedder is the offline one (it can use IDF)."""
+        return isinstance(self._inner, OfflineEmbedder)
+
+    def embed_query(
+        self, text: str, *, idf: Mapping[str, float] | None = None
+    ) -> list[float]:
+        if self._inner is None:
+            return QueryVector([], space_id=None)
+        return QueryVector(
+            self._inner.embed_query(text, idf=idf), space_id=self.space_id
+        )
+
+
+def get_embedder() -> Embedder:
+    """The embedder for queries: the ACTIVE space's model and width.
+
+    Not the desired one from settings: during a switch queries stay in the
+    old space until the new one is complete.
+    """
+    space = ensure_active_space()
+    try:
+        inner: Embedder | None = embedder_for(space)
+    except SpaceUnavailable:
+        inner = None
+    return SpaceQueryEmbedder(inner, space.pk if inner else None, space.name)

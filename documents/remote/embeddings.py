@@ -1,8 +1,8 @@
 """Embeddings: Voyage when VOYAGE_API_KEY is set, else an offline lexical embedder.
 
-The rest of Cairn calls `get_embedder()` (queries, in the active embedding
-space) or documents.spaces (documents, in every live space) and never imports
-the Voyage SDK itself.
+The rest of Cairn reaches them through documents.ingestion.spaces (`get_embedder()`
+for queries in the active embedding space, documents in every live space) and
+never imports the Voyage SDK itself.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import random
 import re
 import time
 from collections import Counter
@@ -22,9 +21,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from voyageai.client import Client
 
-from documents.ingestion.chunking import estimate_tokens
-from documents.lexical import terms
+from documents.lexical import estimate_tokens, terms
+from documents.remote.errors import backoff_delay, transient
 
 # Voyage's documented per-request limits: 1000 texts, and a token budget by model.
 MAX_BATCH_TEXTS = 1000
@@ -220,8 +220,6 @@ class VoyageEmbedder:
     def __init__(
         self, *, api_key: str, base_url: str | None, model: str, dimensions: int
     ):
-        from voyageai.client import Client
-
         self.name = model
         self.dimensions = dimensions
         # Cairn retries (below) with backoff; the SDK's own retries would multiply.
@@ -241,9 +239,13 @@ class VoyageEmbedder:
                     output_dimension=self.dimensions,
                 )
             except Exception as exc:
-                if not _retryable(exc) or attempt >= settings.EMBED_MAX_RETRIES:
+                if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
                     raise
-                time.sleep(_backoff(attempt))
+                time.sleep(
+                    backoff_delay(
+                        attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0
+                    )
+                )
                 attempt += 1
                 continue
             return [list(map(float, vector)) for vector in result.embeddings]
@@ -277,67 +279,6 @@ class VoyageEmbedder:
         return self._embed([text], "query")[0]
 
 
-def _retryable(exc: Exception) -> bool:
-    import voyageai.error
-
-    return isinstance(
-        exc,
-        voyageai.error.RateLimitError
-        | voyageai.error.ServiceUnavailableError
-        | voyageai.error.ServerError
-        | voyageai.error.APIConnectionError
-        | voyageai.error.Timeout,
-    )
-
-
-def _backoff(attempt: int) -> float:
-    """Exponential backoff with equal jitter, as for the Files API."""
-    capped = min(float(settings.EMBED_BACKOFF_S) * (2.0**attempt), 60.0)
-    return capped / 2 + random.uniform(0, capped / 2)
-
-
-class QueryVector(list[float]):
-    """A query vector that knows its embedding space, so search never mixes spaces.
-
-    space_id is None when no space can embed queries here (its model needs a
-    key this process lacks); dense search then finds nothing instead of failing.
-    """
-
-    def __init__(self, values: Sequence[float], *, space_id: int | None) -> None:
-        super().__init__(values)
-        self.space_id = space_id
-
-
-class SpaceQueryEmbedder:
-    """The active space's embedder, for queries; vectors are tagged with the space."""
-
-    def __init__(self, inner: Embedder | None, space_id: int | None, name: str):
-        self._inner = inner
-        self.space_id = space_id
-        self.name = name
-
-    def embed_documents(
-        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
-    ) -> list[list[float]]:
-        if self._inner is None:
-            raise RuntimeError(f"{self.name} cannot embed here")
-        return self._inner.embed_documents(texts, on_batch=on_batch)
-
-    @property
-    def lexical(self) -> bool:
-        """Whether the space's embedder is the offline one (it can use IDF)."""
-        return isinstance(self._inner, OfflineEmbedder)
-
-    def embed_query(
-        self, text: str, *, idf: Mapping[str, float] | None = None
-    ) -> list[float]:
-        if self._inner is None:
-            return QueryVector([], space_id=None)
-        return QueryVector(
-            self._inner.embed_query(text, idf=idf), space_id=self.space_id
-        )
-
-
 @lru_cache(maxsize=8)
 def _cached_embedder(
     api_key: str, base_url: str | None, model: str, dimensions: int
@@ -356,23 +297,3 @@ def embedder_for_model(model: str, dimensions: int) -> Embedder:
     return _cached_embedder(
         settings.VOYAGE_API_KEY, settings.VOYAGE_BASE_URL, model, dimensions
     )
-
-
-def get_embedder() -> Embedder:
-    """The embedder for queries: the ACTIVE space's model and width.
-
-    Not the desired one from settings: during a switch queries stay in the
-    old space until the new one is complete.
-    """
-    from documents.ingestion.spaces import (
-        SpaceUnavailable,
-        embedder_for,
-        ensure_active_space,
-    )
-
-    space = ensure_active_space()
-    try:
-        inner: Embedder | None = embedder_for(space)
-    except SpaceUnavailable:
-        inner = None
-    return SpaceQueryEmbedder(inner, space.pk if inner else None, space.name)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -157,6 +158,25 @@ def remote_file_forget(*, file_id: str, reason: str) -> None:
     RemoteFileTombstone.objects.get_or_create(
         file_id=file_id, defaults={"reason": reason}
     )
+
+
+def remote_file_release(*, file_id: str, reason: str) -> None:
+    """Owe file_id a delete (inside the transaction), then try it once on commit.
+
+    The quick attempt leaves nothing behind in the common case; if the Files
+    API is down the tombstone stays and the periodic drain retries it.
+    """
+    remote_file_forget(file_id=file_id, reason=reason)
+    if not files_api.online():
+        return
+
+    def attempt() -> None:
+        try:
+            tombstones_drain(file_ids=[file_id], retries=0)
+        except Exception:
+            log.exception("remote file %s stays tombstoned", file_id)
+
+    transaction.on_commit(attempt)
 
 
 def _retry_at(attempts: int) -> datetime:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
+
+from documents.remote.errors import backoff_delay, retry_after, transient
+from documents.remote.ratelimit import files_api_limiter
 
 if TYPE_CHECKING:
     import anthropic
@@ -69,51 +70,8 @@ def _files() -> Any:
     return client().with_options(max_retries=0).beta.files
 
 
-def _retry_after(exc: Exception) -> float | None:
-    """Seconds the server asked us to wait (retry-after-ms or retry-after)."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
-    try:
-        if headers.get("retry-after-ms"):
-            return float(headers["retry-after-ms"]) / 1000.0
-        if headers.get("retry-after"):
-            return float(headers["retry-after"])
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(headers["retry-after"])
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, float(moment.timestamp()) - time.time())
-    return None
-
-
-def retryable(exc: Exception) -> bool:
-    """429, 408, 409, 5xx and connection failures are worth another try."""
-    import anthropic
-
-    if isinstance(exc, anthropic.APIConnectionError):
-        return True
-    if isinstance(exc, anthropic.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
-
-
-def backoff_delay(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with equal jitter; a server's retry-after wins if longer."""
-    base = float(settings.FILES_API_BACKOFF_S) * (2.0**attempt)
-    capped = min(base, float(settings.FILES_API_BACKOFF_MAX_S))
-    delay = capped / 2 + random.uniform(0, capped / 2)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, float(settings.FILES_API_BACKOFF_MAX_S)))
-    return delay
-
-
 def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
     """Run one Files API call under the shared rate limit, retrying transient errors."""
-    from documents.remote.ratelimit import files_api_limiter
-
     limiter = files_api_limiter()
     retries = settings.FILES_API_MAX_RETRIES if retries is None else retries
     attempt = 0
@@ -122,9 +80,14 @@ def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
         try:
             return operation()
         except Exception as exc:
-            if not retryable(exc) or attempt >= retries:
+            if not transient(exc) or attempt >= retries:
                 raise
-            delay = backoff_delay(attempt, _retry_after(exc))
+            delay = backoff_delay(
+                attempt,
+                base=float(settings.FILES_API_BACKOFF_S),
+                cap=float(settings.FILES_API_BACKOFF_MAX_S),
+                retry_after=retry_after(exc),
+            )
             log.info("Files API: %s; retry %d in %.2fs", exc, attempt + 1, delay)
             time.sleep(delay)
             attempt += 1

@@ -1,7 +1,4 @@
-"""Writes for teams: invitations, roles, removing members, tags, API tokens.
-
-Kept apart from services.py, which holds the ingestion pipeline.
-"""
+"""Writes for teams: workspaces, invitations, roles, removing members, API tokens."""
 
 from __future__ import annotations
 
@@ -13,9 +10,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from documents.models import ApiToken, Document, Invitation, Membership, Workspace
-
-MAX_TAGS = 20
+from documents.models import ApiToken, Invitation, Membership, Workspace
+from documents.teams.permissions import RANK
 
 
 class TeamError(Exception):
@@ -52,8 +48,6 @@ def invitation_accept(*, invitation: Invitation, user: Any) -> Membership:
     The row is locked so one link cannot be accepted twice by two accounts
     racing each other. An existing member keeps the higher of the two roles.
     """
-    from documents.teams.permissions import RANK
-
     with transaction.atomic():
         locked = Invitation.objects.select_for_update().get(id=invitation.id)
         if locked.accepted is not None:
@@ -127,25 +121,6 @@ def workspace_create(*, name: str, owner: Any) -> Workspace:
             user=owner, workspace=workspace, role=Membership.Role.ADMIN
         )
     return workspace
-
-
-def parse_tags(raw: str | list[Any]) -> list[str]:
-    """Normalise tags: trimmed, lower-case, unique, in the order given."""
-    items = raw.split(",") if isinstance(raw, str) else [str(t) for t in raw]
-    tags: list[str] = []
-    for item in items:
-        tag = item.strip().lower()[:50]
-        if tag and tag not in tags:
-            tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise TeamError(f"Use at most {MAX_TAGS} tags.")
-    return tags
-
-
-def document_set_tags(*, document: Document, tags: list[str]) -> None:
-    """Replace a document's tags."""
-    Document.objects.filter(id=document.id).update(tags=tags)
-    document.tags = tags
 
 
 def token_revoke(*, user: Any, token_id: int) -> bool:

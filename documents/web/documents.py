@@ -1,26 +1,28 @@
-"""Writes for documents added by URL: create, fetch the snapshot, refresh."""
+"""Writes for documents added by URL: create, and refresh.
+
+The fetch itself is the first stage of ingestion (documents.ingestion.fetch);
+a changed page is queued for the normal ingestion, with its retries and its
+failure hook, never ingested inline.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from documents import services
+from documents import queue, services
 from documents.ingestion import extraction
+from documents.ingestion.fetch import fetch_page, store_snapshot
+from documents.ingestion.locks import document_lock
 from documents.models import Document, Workspace
-from documents.remote import files_api
 from documents.remote import web as web_sources
+from documents.remote.files import remote_file_release
 
 log = logging.getLogger(__name__)
-
-_SUFFIX = {"text/html": ".html", "text/plain": ".txt", "application/pdf": ".pdf"}
 
 
 def check_url_for_workspace(*, workspace: Workspace, url: str) -> web_sources.Target:
@@ -54,88 +56,25 @@ def document_create_from_url(
             size=0,
             stage="fetching",
         )
-        services._enqueue_on_commit(document)
+        queue.send_on_commit(queue.INGEST, str(document.id))
     return services.Created(document=document, duplicate=False)
-
-
-def _fetch(document: Document) -> web_sources.Fetched:
-    workspace = document.workspace
-    try:
-        return web_sources.fetch(
-            document.source_url,
-            allowed=workspace.allowed_domains,
-            blocked=workspace.blocked_domains,
-        )
-    except web_sources.WebError as exc:
-        # An ExtractionError fails the document with this reason, code included.
-        raise extraction.ExtractionError(str(exc)) from exc
-
-
-def _store_snapshot(document: Document, fetched: web_sources.Fetched) -> None:
-    """Keep the fetched bytes as the document's original file."""
-    data = fetched.data
-    if fetched.mime_type == "text/html" and fetched.charset:
-        # Record the declared charset in the bytes so the snapshot decodes alone.
-        text = data.decode(fetched.charset, errors="replace")
-        data = text.encode("utf-8")
-    suffix = _SUFFIX[fetched.mime_type]
-    if document.original:
-        document.original.delete(save=False)
-    document.original.save(f"{document.id}{suffix}", ContentFile(data), save=False)
-    document.mime_type = fetched.mime_type
-    document.sha256 = hashlib.sha256(fetched.data).hexdigest()
-    document.size = len(data)
-    document.fetched_at = fetched.retrieved_at
-    document.title = fetched.title[:255]
-    document.original_name = snapshot_name(fetched.url, suffix)
-    document.save(
-        update_fields=[
-            "original_name",
-            "original",
-            "mime_type",
-            "sha256",
-            "size",
-            "fetched_at",
-            "title",
-            "updated",
-        ]
-    )
-
-
-def snapshot_name(url: str, suffix: str) -> str:
-    """A file name for a snapshot: the URL's last path segment, or its host."""
-    parts = urlsplit(url)
-    name = PurePosixPath(unquote(parts.path)).name or parts.hostname or "page"
-    if not name.lower().endswith(suffix):
-        name += suffix
-    return services._display_name(name)
-
-
-def fetch_snapshot(document: Document) -> None:
-    """Fetch a URL document's page and store it as its original (in the worker)."""
-    Document.objects.filter(id=document.id).update(stage="fetching")
-    _store_snapshot(document, _fetch(document))
 
 
 def document_refresh(*, document: Document) -> None:
     """Queue a re-fetch of a URL document."""
     if not document.source_url:
         raise ValueError("Only documents added by URL can be refreshed.")
-    document_id = str(document.id)
-
-    def send() -> None:
-        from documents.tasks import refresh_task
-
-        refresh_task.delay(document_id)
-
-    transaction.on_commit(send)
+    queue.send_on_commit(queue.REFRESH, str(document.id))
 
 
 def document_refetch(*, document_id: Any) -> bool:
-    """Re-fetch a URL document; re-ingest only if its content changed."""
-    # The ingestion lock (re-entrant within this session) keeps two refreshes,
-    # or a refresh and an ingestion, from swapping the snapshot under each other.
-    with services._document_lock(document_id) as locked:
+    """Re-fetch a URL document; queue its ingestion only if its content changed.
+
+    Returns whether a new snapshot was stored and queued.
+    """
+    # The ingestion lock keeps two refreshes, or a refresh and an ingestion,
+    # from swapping the snapshot under each other.
+    with document_lock(document_id) as locked:
         if not locked:
             log.info("document %s is locked by another worker", document_id)
             return False
@@ -150,7 +89,7 @@ def _refetch(document_id: Any) -> bool:
         log.info("document %s is being ingested; refresh skipped", document_id)
         return False
     try:
-        fetched = _fetch(found)
+        fetched = fetch_page(found)
     except extraction.ExtractionError as exc:
         # The old snapshot stays searchable; the failed refresh is noted.
         Document.objects.filter(id=found.id).update(
@@ -163,11 +102,13 @@ def _refetch(document_id: Any) -> bool:
         )
         return False
     old_file_id = found.file_id
-    _store_snapshot(found, fetched)
-    Document.objects.filter(id=found.id).update(
-        status=Document.Status.QUEUED, file_id="", stage="", progress=0, error=""
-    )
-    if old_file_id and files_api.online():
-        files_api.delete(old_file_id)
-    services.document_ingest(document_id=found.id)
+    store_snapshot(found, fetched)
+    with transaction.atomic():
+        Document.objects.filter(id=found.id).update(
+            status=Document.Status.QUEUED, file_id="", stage="", progress=0, error=""
+        )
+        if old_file_id:
+            # Owed, not deleted here: a Files API outage must not orphan it.
+            remote_file_release(file_id=old_file_id, reason=f"refreshed {found.id}")
+        queue.send_on_commit(queue.INGEST, str(found.id))
     return True

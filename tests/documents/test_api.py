@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from documents.api_auth import token_create
+from documents.ingestion.pipeline import document_ingest
 from documents.models import ApiToken, Document
-from documents.services import document_ingest
 from tests.conftest import HANDBOOK
 from tests.factories import make_user
 from tests.pdfs import make_pdf

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from documents.ingestion.chunking import CHARS_PER_TOKEN, chunk_text
+from documents.ingestion.chunking import chunk_text
+from documents.lexical import CHARS_PER_TOKEN
 
 _words = st.text(
     alphabet=st.sampled_from(list("abcdefgh .!?\n#\t")), min_size=0, max_size=3000

@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from documents.ingestion import spaces
+from documents.ingestion.spaces import get_embedder
 from documents.models import ChunkVector, Document, EmbeddingSpace
-from documents.remote.embeddings import OfflineEmbedder, get_embedder
+from documents.remote.embeddings import OfflineEmbedder
 from search import retrieval
 from search.retrieval import chunk_search, dense_ids
 from tests.conftest import HANDBOOK, ingested, start_worker, stop_worker

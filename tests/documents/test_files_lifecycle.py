@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from documents.models import Document, RemoteFileTombstone
-from documents.remote import files_api
+from documents.remote import errors, files_api
 from documents.remote.files import (
     PAUSED_NOTE,
     files_api_pause,
@@ -116,25 +116,30 @@ def test_rate_limits_honour_retry_after(
     assert time.monotonic() - started >= 1.0
 
 
-def test_backoff_grows_exponentially_with_jitter(settings: Any) -> None:
-    settings.FILES_API_BACKOFF_S = 1.0
-    settings.FILES_API_BACKOFF_MAX_S = 60
-    delays = [[files_api.backoff_delay(n, None) for _ in range(50)] for n in range(5)]
+def test_backoff_grows_exponentially_with_jitter() -> None:
+    def backoff_delay(attempt: int, wait: float | None) -> float:
+        return errors.backoff_delay(attempt, base=1.0, cap=60, retry_after=wait)
+
+    delays = [[backoff_delay(n, None) for _ in range(50)] for n in range(5)]
     for attempt, samples in enumerate(delays):
         full = 2.0**attempt
         assert all(full / 2 <= d <= full for d in samples)
         assert len(set(samples)) > 1, "jittered"
-    assert files_api.backoff_delay(0, 7.5) >= 7.5
-    assert files_api.backoff_delay(10, None) <= 60
+    assert backoff_delay(0, 7.5) >= 7.5
+    assert backoff_delay(10, None) <= 60
 
 
 def test_deleting_while_the_api_is_down_leaves_a_tombstone_that_drains(
-    online: Any, user: Any, fake_anthropic: FakeAnthropic
+    online: Any,
+    user: Any,
+    fake_anthropic: FakeAnthropic,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     document = ingested(user, "handbook.md", HANDBOOK.encode())
     file_id = document.file_id
     fake_anthropic.fail_next(503, "api_error", "Down", times=1)
-    document_delete(document=document)
+    with django_capture_on_commit_callbacks(execute=True):
+        document_delete(document=document)
     assert not Document.objects.exists()
     tombstone = RemoteFileTombstone.objects.get()
     assert tombstone.file_id == file_id and tombstone.attempts == 1

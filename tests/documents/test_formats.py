@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from documents.ingestion import extraction, formats
 from documents.ingestion.chunking import chunk_rows
-from documents.services import chunk_extracted
+from documents.ingestion.pipeline import chunk_extracted
 from tests.conftest import ingested
 
 REPO = Path(__file__).resolve().parents[2]

@@ -53,8 +53,8 @@ def test_the_title_and_the_pipeline_entry() -> None:
 def test_a_declared_charset_is_kept_in_the_snapshot(
     local_web: LocalWeb, loopback_allowed: Any, user: Any, workspace: Any
 ) -> None:
+    from documents.ingestion.pipeline import document_ingest
     from documents.models import Document
-    from documents.services import document_ingest
     from documents.web import documents as web_documents
 
     body = "<main><p>Smörgåsbord for everyone.</p></main>".encode("latin-1")

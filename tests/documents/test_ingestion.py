@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from documents.ingestion.pipeline import document_ingest
 from documents.models import Chunk, Document
 from documents.services import (
     UploadRejected,
     document_create,
-    document_ingest,
     workspace_default_for_user,
 )
 from tests.conftest import HANDBOOK, ingested, upload
@@ -134,39 +134,39 @@ def test_hostile_filenames_never_reach_storage(user: Any) -> None:
 def test_upload_queues_ingestion_after_commit(
     user: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
-    from documents import tasks
+    from documents import queue
 
-    sent: list[str] = []
-    monkeypatch.setattr(tasks.ingest_task, "delay", lambda doc_id: sent.append(doc_id))
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(queue, "send", lambda task, *args: sent.append((task, args)))
     workspace = workspace_default_for_user(user=user)
     with django_capture_on_commit_callbacks(execute=True):
         created = document_create(
             workspace=workspace, uploader=user, upload=upload("a.md", HANDBOOK.encode())
         )
-    assert sent == [str(created.document.id)]
+    assert sent == [("documents.tasks.ingest_task", (str(created.document.id),))]
 
 
 def test_progress_stages_are_recorded(user: Any, monkeypatch: Any) -> None:
-    from documents import services
+    from documents.ingestion import pipeline
 
     stages: list[str] = []
-    original = services._Progress.__call__
+    original = pipeline.Progress.__call__
 
     def spy(self: Any, stage: str, *args: Any, **kwargs: Any) -> None:
         stages.append(stage)
         original(self, stage, *args, **kwargs)
 
-    monkeypatch.setattr(services._Progress, "__call__", spy)
+    monkeypatch.setattr(pipeline.Progress, "__call__", spy)
     ingested(user, "report.pdf", make_pdf(PDF_PAGES))
     ordered = list(dict.fromkeys(stages))
     assert ordered == ["extracting", "chunking", "uploading", "embedding", "storing"]
 
 
 def test_progress_labels_say_what_is_done_of_what(user: Any, monkeypatch: Any) -> None:
-    from documents import services
+    from documents.ingestion import pipeline
 
     labels: list[tuple[str, int]] = []
-    original = services._Progress.__call__
+    original = pipeline.Progress.__call__
 
     def spy(self: Any, stage: str, *args: Any, **kwargs: Any) -> None:
         kwargs["force"] = True
@@ -174,7 +174,7 @@ def test_progress_labels_say_what_is_done_of_what(user: Any, monkeypatch: Any) -
         document = Document.objects.get(id=self.document_id)
         labels.append((document.stage, document.progress))
 
-    monkeypatch.setattr(services._Progress, "__call__", spy)
+    monkeypatch.setattr(pipeline.Progress, "__call__", spy)
     ingested(user, "report.pdf", make_pdf([["One."], ["Two."], ["Three."]]))
     stages = [label for label, _ in labels]
     assert "extracting page 2/3" in stages

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
-from documents.services import TransientError, document_delete, document_ingest
+from documents.remote.errors import TransientError
+from documents.services import document_delete
 from tests.conftest import HANDBOOK, ingested
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
@@ -118,10 +120,14 @@ def test_voyage_rate_limits_are_transient(
 
 
 def test_deleting_a_document_deletes_its_remote_file(
-    online: Any, user: Any, fake_anthropic: FakeAnthropic
+    online: Any,
+    user: Any,
+    fake_anthropic: FakeAnthropic,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     document = ingested(user, "handbook.md", HANDBOOK.encode())
     assert document.file_id in fake_anthropic.files
-    document_delete(document=document)
+    with django_capture_on_commit_callbacks(execute=True):
+        document_delete(document=document)
     assert fake_anthropic.files == {}
     assert not Document.objects.exists()

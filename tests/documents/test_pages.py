@@ -7,8 +7,8 @@ from typing import Any
 
 from django.test import Client
 
+from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
-from documents.services import document_ingest
 from tests.conftest import HANDBOOK, ingested
 from tests.pdfs import make_pdf
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
 from documents.remote.web import WebError
-from documents.services import document_ingest, workspace_default_for_user
+from documents.services import workspace_default_for_user
 from documents.web import documents as web_documents
 from tests.pdfs import make_pdf
 from tests.webserver import LocalWeb
@@ -115,8 +116,31 @@ def test_the_same_url_twice_is_a_duplicate(user: Any, workspace: Any) -> None:
     assert second.duplicate and second.document.id == first.document.id
 
 
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """What the code under test queued, instead of reaching the broker."""
+    from documents import queue
+
+    messages: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(
+        queue, "send", lambda task, *args: messages.append((task, args))
+    )
+    return messages
+
+
+def _refetch(document: Document, capture: Any) -> bool:
+    """Refresh in this process, running what waits for the commit."""
+    with capture(execute=True):
+        return web_documents.document_refetch(document_id=document.id)
+
+
 def test_refresh_reingests_only_when_the_content_changed(
-    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+    user: Any,
+    workspace: Any,
+    local_web: LocalWeb,
+    loopback_allowed: Any,
+    sent: list[tuple[str, tuple[Any, ...]]],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     url = local_web.page("/policy", "<main><p>Version one says ten days.</p></main>")
     document = _add(workspace, user, url)
@@ -125,15 +149,21 @@ def test_refresh_reingests_only_when_the_content_changed(
     chunk_ids = set(document.chunks.values_list("id", flat=True))
 
     time.sleep(0.01)
-    assert web_documents.document_refetch(document_id=document.id) is False
+    assert _refetch(document, django_capture_on_commit_callbacks) is False
     document.refresh_from_db()
     assert document.ingested == ingested_at
     assert document.fetched_at is not None and fetched_at is not None
     assert document.fetched_at > fetched_at
     assert set(document.chunks.values_list("id", flat=True)) == chunk_ids
+    assert sent == []
 
     local_web.page("/policy", "<main><p>Version two says twelve days.</p></main>")
-    assert web_documents.document_refetch(document_id=document.id) is True
+    assert _refetch(document, django_capture_on_commit_callbacks) is True
+    document.refresh_from_db()
+    # Queued for the normal ingestion (its queues, retries and failure hook).
+    assert document.status == "queued"
+    assert sent == [("documents.tasks.ingest_task", (str(document.id),))]
+    document_ingest(document_id=document.id)
     document.refresh_from_db()
     assert document.status == "ready"
     assert document.ingested is not None and ingested_at is not None
@@ -143,7 +173,11 @@ def test_refresh_reingests_only_when_the_content_changed(
 
 
 def test_a_failed_refresh_keeps_the_old_snapshot(
-    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any
+    user: Any,
+    workspace: Any,
+    local_web: LocalWeb,
+    loopback_allowed: Any,
+    sent: list[tuple[str, tuple[Any, ...]]],
 ) -> None:
     url = local_web.page("/policy", "<main><p>Still here.</p></main>")
     document = _add(workspace, user, url)
@@ -153,6 +187,89 @@ def test_a_failed_refresh_keeps_the_old_snapshot(
     assert document.status == "ready"
     assert "Still here." in document.text
     assert "url_not_accessible" in document.error
+    assert sent == []
+
+
+def test_a_transient_error_while_a_refresh_reingests_is_retried_and_ends_ready(
+    online: Any,
+    user: Any,
+    workspace: Any,
+    local_web: LocalWeb,
+    loopback_allowed: Any,
+    fake_anthropic: Any,
+    sent: list[tuple[str, tuple[Any, ...]]],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from documents import tasks
+
+    url = local_web.page("/policy", "<main><p>Version one says ten days.</p></main>")
+    document = _add(workspace, user, url)
+    assert document.status == "ready" and document.file_id
+    local_web.page("/policy", "<main><p>Version two says twelve days.</p></main>")
+    assert _refetch(document, django_capture_on_commit_callbacks) is True
+    assert sent == [("documents.tasks.ingest_task", (str(document.id),))]
+
+    # The upload of the new snapshot fails past the client's own retries: the
+    # task's automatic retry (run in this process) brings the document home.
+    fake_anthropic.fail_next(503, "api_error", "Unavailable", times=3)
+    handed_over: list[str] = []
+    monkeypatch.setattr(tasks.ingest_index_task, "delay", handed_over.append)
+    tasks.ingest_task.apply(args=(str(document.id),))
+    assert handed_over == [str(document.id)]
+    result = tasks.ingest_index_task.apply(args=(str(document.id),))
+    assert result.successful()
+    document.refresh_from_db()
+    assert document.status == "ready", document.error
+    assert "twelve days" in document.text
+    assert document.file_id in fake_anthropic.files
+
+
+def test_a_refresh_owes_the_old_remote_file_a_delete_when_the_api_refuses_it(
+    online: Any,
+    user: Any,
+    workspace: Any,
+    local_web: LocalWeb,
+    loopback_allowed: Any,
+    fake_anthropic: Any,
+    sent: list[tuple[str, tuple[Any, ...]]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from documents.models import RemoteFileTombstone
+
+    url = local_web.page("/policy", "<main><p>Version one says ten days.</p></main>")
+    document = _add(workspace, user, url)
+    old_file_id = document.file_id
+    assert old_file_id in fake_anthropic.files
+    local_web.page("/policy", "<main><p>Version two says twelve days.</p></main>")
+    fake_anthropic.fail_next(
+        503, "api_error", "Unavailable", path_prefix=f"/v1/files/{old_file_id}"
+    )
+    assert _refetch(document, django_capture_on_commit_callbacks) is True
+    tombstone = RemoteFileTombstone.objects.get(file_id=old_file_id)
+    assert tombstone.attempts == 1
+    assert old_file_id in fake_anthropic.files
+
+
+def test_a_refresh_deletes_the_old_remote_file_at_once_when_it_can(
+    online: Any,
+    user: Any,
+    workspace: Any,
+    local_web: LocalWeb,
+    loopback_allowed: Any,
+    fake_anthropic: Any,
+    sent: list[tuple[str, tuple[Any, ...]]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from documents.models import RemoteFileTombstone
+
+    url = local_web.page("/policy", "<main><p>Version one says ten days.</p></main>")
+    document = _add(workspace, user, url)
+    old_file_id = document.file_id
+    local_web.page("/policy", "<main><p>Version two says twelve days.</p></main>")
+    assert _refetch(document, django_capture_on_commit_callbacks) is True
+    assert old_file_id not in fake_anthropic.files
+    assert not RemoteFileTombstone.objects.exists()
 
 
 # API and pages -------------------------------------------------------------------
@@ -284,17 +401,17 @@ def test_the_refresh_button_queues_a_refetch_on_commit(
     django_capture_on_commit_callbacks: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from documents import tasks
+    from documents import queue
 
-    sent: list[str] = []
-    monkeypatch.setattr(tasks.refresh_task, "delay", sent.append)
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(queue, "send", lambda task, *args: sent.append((task, args)))
     created = web_documents.document_create_from_url(
         workspace=workspace, uploader=user, url="https://example.com/a"
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = web.post(f"/documents/{created.document.id}/refresh")
     assert response.status_code == 302
-    assert sent == [str(created.document.id)]
+    assert ("documents.tasks.refresh_task", (str(created.document.id),)) in sent
 
 
 def test_the_admin_form_refuses_both_lists_and_homographs(user: Any) -> None:

@@ -7,9 +7,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from documents.ingestion.spaces import ensure_active_space
+from documents.ingestion.spaces import ensure_active_space, get_embedder
 from documents.models import Chunk, Document, Workspace
-from documents.remote.embeddings import get_embedder
 from search.evaluation import store_vectors
 from search.retrieval import (
     chunk_search,

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.test import Client
 
+from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
-from documents.services import document_ingest, workspace_default_for_user
+from documents.services import workspace_default_for_user
 from search.models import Answer
 from search.web_fetch import urls_in
 from tests.conftest import HANDBOOK, ingested

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from documents.ingestion import spaces
+from documents.ingestion.spaces import get_embedder
 from documents.models import Workspace
-from documents.remote.embeddings import get_embedder
 from search import evaluation
 
 

@@ -1,0 +1,70 @@
+"""Which outside-service errors deserve a retry, and how long to wait before it.
+
+One rule for both SDKs, so an upload, an embedding batch and a Celery retry
+agree on what a passing hiccup is: a timeout, a dropped connection, 408, 409,
+429 or a 5xx. Everything else (a bad request, a wrong key) fails at once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from email.utils import parsedate_to_datetime
+
+import anthropic
+import voyageai.error
+
+RETRY_STATUSES = (408, 409, 429)
+
+_VOYAGE_TRANSIENT = (
+    voyageai.error.RateLimitError,
+    voyageai.error.ServiceUnavailableError,
+    voyageai.error.ServerError,
+    voyageai.error.APIConnectionError,
+    voyageai.error.Timeout,
+    voyageai.error.TryAgain,
+)
+
+
+class TransientError(Exception):
+    """An outside service failed in a way worth retrying later."""
+
+
+def transient(exc: BaseException) -> bool:
+    """Tell whether an error from Claude or Voyage is worth another try."""
+    if isinstance(exc, anthropic.APIConnectionError):
+        return True
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+    return isinstance(exc, _VOYAGE_TRANSIENT)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait (retry-after-ms or retry-after)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000.0
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(headers["retry-after"])
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, float(moment.timestamp()) - time.time())
+    return None
+
+
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, retry_after: float | None = None
+) -> float:
+    """Exponential backoff with equal jitter; a server's retry-after wins if longer."""
+    capped = min(base * (2.0**attempt), cap)
+    delay = capped / 2 + random.uniform(0, capped / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay
