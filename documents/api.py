@@ -8,11 +8,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, Field
 
-from documents import selectors, services, web_api
+from documents import selectors, services
 from documents.api_auth import ApiError, api_view, json_body
-from documents.models import Document
+from documents.models import Document, Workspace
+from documents.remote.web import WebError
 from documents.teams.permissions import EDITOR, require_role
-from project.openapi import (
+from documents.web import documents as web_documents
+from project.api_spec import (
     FORBIDDEN,
     INVALID,
     NOT_FOUND,
@@ -152,7 +154,7 @@ def documents(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"documents": [document_json(d) for d in rows]})
     require_role(user=request.user, workspace=workspace, role=EDITOR)
     if request.content_type == "application/json":
-        return web_api.document_from_url(request, workspace)
+        return _document_from_url(request, workspace)
     _check_length(request)
     upload = request.FILES.get("file")
     if upload is None:
@@ -256,3 +258,26 @@ def document_text(request: HttpRequest, document_id: str) -> HttpResponse:
         user=request.user, document_id=document_id, with_text=True
     )
     return HttpResponse(document.text, content_type="text/plain; charset=utf-8")
+
+
+# Web sources: POST /api/v1/documents with {"url": ...} ------------------------
+
+
+def _document_from_url(request: HttpRequest, workspace: Workspace) -> JsonResponse:
+    """Queue a URL document; refusals answer 400 with the web fetch error code."""
+    if len(request.body) > 16 * 1024:
+        raise ApiError(400, "invalid_input", "The JSON body is too large.")
+    url = json_body(request).get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise ApiError(400, "invalid_input", 'Send {"url": "https://..."}.')
+    try:
+        created = web_documents.document_create_from_url(
+            workspace=workspace, uploader=request.user, url=url
+        )
+    except WebError as exc:
+        raise ApiError(400, exc.code, exc.message) from exc
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=created.document.id
+    )
+    payload = document_json(document) | {"duplicate": created.duplicate}
+    return JsonResponse(payload, status=200 if created.duplicate else 201)

@@ -1,10 +1,15 @@
-"""Reads for the ingestion health page: statuses, stuck work, failures, the queue."""
+"""Health: /healthz for probes, and the reads behind the ingestion health page."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from celery import current_app as app
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
 
 from documents.models import Document
 
@@ -44,8 +49,6 @@ def recent_failures(limit: int = RECENT_FAILURES) -> list[Document]:
 
 def queue_names() -> list[str]:
     """The Celery queues Cairn sends to."""
-    from project.celery import app
-
     names = {app.conf.task_default_queue or "celery"}
     for queue in app.conf.task_queues or []:
         names.add(queue.name)
@@ -54,8 +57,6 @@ def queue_names() -> list[str]:
 
 def queue_lengths() -> dict[str, int | str]:
     """Messages waiting in each queue: LLEN of its Redis list (or the error)."""
-    from project.celery import app
-
     lengths: dict[str, int | str] = {}
     try:
         # Kombu's own connection, so every broker URL form it accepts
@@ -72,8 +73,6 @@ def queue_lengths() -> dict[str, int | str]:
 
 def live_workers(timeout: float = 1.0) -> list[str] | str:
     """The names of workers answering a control ping (or the error)."""
-    from project.celery import app
-
     try:
         # A ping through a dead broker can come back empty instead of failing,
         # which would read as "no workers" rather than "no broker".
@@ -96,3 +95,27 @@ def ingestion_health() -> dict[str, Any]:
         "workers": workers if isinstance(workers, list) else [],
         "workers_error": workers if isinstance(workers, str) else "",
     }
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database, broker and worker health; 503 when a part is down."""
+    body: dict[str, Any] = {"database": "ok", "broker": "ok", "workers": 0}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        body["database"] = f"error: {exc}"
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        replies = app.control.ping(timeout=1.0) or []
+        body["workers"] = len(replies)
+    except Exception as exc:
+        body["broker"] = f"error: {exc}"
+    healthy = body["database"] == "ok" and body["broker"] == "ok"
+    body["mode"] = {
+        "answers": "claude" if settings.ANTHROPIC_API_KEY else "offline",
+        "embeddings": "voyage" if settings.VOYAGE_API_KEY else "offline",
+    }
+    return JsonResponse(body, status=200 if healthy else 503)

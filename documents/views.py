@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import (
     FileResponse,
     Http404,
@@ -216,29 +214,3 @@ def _document_for_editor(request: HttpRequest, document_id: str) -> Document:
     )
     require_role(user=request.user, workspace=document.workspace, role=EDITOR)
     return document
-
-
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Database, broker and worker health; 503 when a part is down."""
-    from project.celery import app
-
-    body: dict[str, Any] = {"database": "ok", "broker": "ok", "workers": 0}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:
-        body["database"] = f"error: {exc}"
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-        replies = app.control.ping(timeout=1.0) or []
-        body["workers"] = len(replies)
-    except Exception as exc:
-        body["broker"] = f"error: {exc}"
-    healthy = body["database"] == "ok" and body["broker"] == "ok"
-    body["mode"] = {
-        "answers": "claude" if settings.ANTHROPIC_API_KEY else "offline",
-        "embeddings": "voyage" if settings.VOYAGE_API_KEY else "offline",
-    }
-    return JsonResponse(body, status=200 if healthy else 503)

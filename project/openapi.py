@@ -1,15 +1,14 @@
 """The REST API's OpenAPI 3.1 document, generated from the views that declare it.
 
 Each API view carries its operations (`@operation(...)` beside `@api_view`);
-the paths come from project/urls.py `api_v1`, the body schemas from pydantic
+the paths come from project/api_urls.py `operations`, the body schemas from pydantic
 models, so neither can drift from the code without tests/test_openapi.py failing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,100 +17,14 @@ from django.urls import URLPattern
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from project import api_urls
+from project.api_spec import NOT_FOUND, Operation, Response
+
 API_PREFIX = "/api/v1/"
 # (model, "validation" | "serialization") -> the model's schema or its $ref.
 Refs = dict[tuple[Any, str], Any]
 REF = "#/components/schemas/{model}"
 
-
-class ErrorDetail(BaseModel):
-    """What went wrong: a stable type and a human message."""
-
-    type: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every API error: {"error": {"type", "message"}}."""
-
-    error: ErrorDetail
-
-
-@dataclass(frozen=True)
-class Response:
-    """One documented response: a pydantic model, raw schema or no body."""
-
-    description: str
-    model: type[BaseModel] | None = None
-    content_type: str = "application/json"
-    schema: dict[str, Any] | None = None
-    # More media types for the same status (the ask endpoint's event stream).
-    alternatives: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One method on one API path, as the view declares it."""
-
-    method: str
-    summary: str
-    description: str
-    request: type[BaseModel] | None
-    request_schema: dict[str, Any] | None
-    request_content_type: str
-    request_alternatives: dict[str, dict[str, Any]]
-    responses: dict[int, Response]
-    tag: str
-    workspace: bool
-
-
-def operation(
-    method: str,
-    summary: str,
-    *,
-    responses: dict[int, Response],
-    description: str = "",
-    request: type[BaseModel] | None = None,
-    request_schema: dict[str, Any] | None = None,
-    request_content_type: str = "application/json",
-    request_alternatives: dict[str, dict[str, Any]] | None = None,
-    tag: str = "",
-    workspace: bool = False,
-) -> Callable[[Any], Any]:
-    """Attach an operation to a view; apply it outside `@api_view`."""
-
-    def decorate(view: Any) -> Any:
-        declared: list[Operation] = list(getattr(view, "openapi_operations", []))
-        declared.append(
-            Operation(
-                method=method.upper(),
-                summary=summary,
-                description=description,
-                request=request,
-                request_schema=request_schema,
-                request_content_type=request_content_type,
-                request_alternatives=dict(request_alternatives or {}),
-                responses=responses,
-                tag=tag,
-                workspace=workspace,
-            )
-        )
-        view.openapi_operations = declared
-        return view
-
-    return decorate
-
-
-def error(description: str) -> Response:
-    """A documented error response with the common error body."""
-    return Response(description, ErrorBody)
-
-
-UNAUTHENTICATED = error("No valid bearer token (or session, for reads).")
-NOT_FOUND = error("No such object, or not in one of your workspaces.")
-FORBIDDEN = error("Your role in the workspace does not allow this.")
-INVALID = error("The request body or parameters are invalid.")
-NOT_ALLOWED = error("The method is not allowed on this path.")
 
 _CONVERTER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 
@@ -122,10 +35,8 @@ def openapi_path(route: str) -> str:
 
 
 def api_patterns() -> list[URLPattern]:
-    """The URL patterns under /api/v1/."""
-    from project.urls import api_v1
-
-    return [p for p in api_v1 if isinstance(p, URLPattern)]
+    """The URL patterns of the API's operations under /api/v1/."""
+    return [p for p in api_urls.operations if isinstance(p, URLPattern)]
 
 
 def _operation_id(pattern: URLPattern, method: str) -> str:

@@ -20,7 +20,7 @@ from documents.api_auth import ApiError, api_view, json_body
 from documents.models import Workspace
 from documents.selectors import document_ids_for_filter, workspace_for_request
 from documents.teams.permissions import VIEWER, require_role
-from project.openapi import (
+from project.api_spec import (
     FORBIDDEN,
     INVALID,
     NOT_FOUND,
