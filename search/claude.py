@@ -7,11 +7,17 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 from django.conf import settings
 
 from documents.remote import files_api
 
 log = logging.getLogger(__name__)
+
+
+class FileMissing(Exception):
+    """A file the request referenced is not in the Files API any more (404)."""
+
 
 # The raw stream events Cairn reads; the SDK's convenience events repeat them.
 RAW_EVENTS = frozenset(
@@ -47,11 +53,14 @@ def stream_message(
         warnings.simplefilter("always", DeprecationWarning)
         manager = files_api.client().beta.messages.stream(**request, betas=betas)
     _log_warnings(caught)
-    with manager as stream:
-        for event in stream:
-            if event.type in RAW_EVENTS:
-                yield event.model_dump(mode="json")
-        final = stream.get_final_message().model_dump(mode="json")
+    try:
+        with manager as stream:
+            for event in stream:
+                if event.type in RAW_EVENTS:
+                    yield event.model_dump(mode="json")
+            final = stream.get_final_message().model_dump(mode="json")
+    except anthropic.NotFoundError as exc:
+        raise FileMissing(str(exc)) from exc
     yield {"type": "final_message", "message": final}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
@@ -93,3 +94,40 @@ def conversations_json(*, user: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# Conversations ---------------------------------------------------------------
+
+
+def conversation_history(conversation: Conversation) -> list[dict[str, Any]]:
+    """Earlier turns as messages; each answer keeps its citations as quoted sources."""
+    answers = list(
+        Answer.objects.filter(question__conversation=conversation)
+        .select_related("question")
+        .prefetch_related("citations__document")
+        .order_by("-created")[: settings.CONVERSATION_MAX_TURNS]
+    )
+    messages: list[dict[str, Any]] = []
+    for answer in reversed(answers):
+        messages.append({"role": "user", "content": answer.question.text})
+        messages.append({"role": "assistant", "content": answer_with_sources(answer)})
+    return messages
+
+
+def answer_with_sources(answer: Answer) -> str:
+    """An answer's text with [n] markers and the passages they cite."""
+    citations = {c.ordinal: c for c in answer.citations.all()}
+    text = (
+        "".join(
+            segment["text"] + "".join(f"[{n}]" for n in segment["citations"])
+            for segment in answer.segments
+        ).strip()
+        or answer.text
+    )
+    if citations:
+        sources = "\n".join(
+            f'[{n}] {c.document.title}: "{c.cited_text}"'
+            for n, c in sorted(citations.items())
+        )
+        text += "\n\nSources:\n" + sources
+    return text

@@ -61,6 +61,17 @@ class Row:
     unpriced_models: set[str] = field(default_factory=set)
 
 
+def answer_cost(model: str, usage: dict[str, int]) -> Decimal:
+    """US dollars for one answer, from its usage counts as stored on the Answer."""
+    return estimate_cost(
+        model,
+        input=usage.get("input_tokens", 0),
+        output=usage.get("output_tokens", 0),
+        cache_read=usage.get("cache_read_tokens", 0),
+        cache_write=usage.get("cache_write_tokens", 0),
+    )
+
+
 def _grouped(since: date, group: list[str]) -> list[dict[str, Any]]:
     """Answers since a day, summed per group and model (cost depends on model)."""
     return list(

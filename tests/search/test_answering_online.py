@@ -8,7 +8,7 @@ from typing import Any
 from django.test import Client
 
 from documents.models import Chunk, Document
-from search.answering import map_citation
+from search.citations import map_citation
 from search.models import Answer
 from search.prompting import SYSTEM_PROMPT
 from tests.conftest import HANDBOOK, ingested

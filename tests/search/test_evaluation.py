@@ -15,8 +15,8 @@ from django.core.management import call_command
 from documents.ingestion.spaces import ensure_active_space
 from documents.models import Chunk, Workspace
 from documents.remote.embeddings import OfflineEmbedder
-from search.answering import estimate_cost
 from search.evaluation import evaluate, ingest, load_beir, ndcg_at, recall_at
+from search.usage import answer_cost
 
 
 def test_ndcg_and_recall_follow_their_definitions() -> None:
@@ -85,8 +85,8 @@ def test_cost_uses_the_longest_matching_price(settings: Any) -> None:
         "cache_read_tokens": 2_000_000,
         "cache_write_tokens": 0,
     }
-    assert estimate_cost("claude-sonnet-4-6-20260101", usage) == Decimal("3.000000")
-    assert estimate_cost("unknown-model", usage) == Decimal(0)
+    assert answer_cost("claude-sonnet-4-6-20260101", usage) == Decimal("3.000000")
+    assert answer_cost("unknown-model", usage) == Decimal(0)
 
 
 def test_the_command_measures_the_configured_embedder(

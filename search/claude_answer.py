@@ -1,0 +1,102 @@
+"""The Claude answerer: the request over the context that fits, streamed and mapped.
+
+Each citation Claude streams is mapped onto Cairn's own text as it arrives;
+a referenced file that the Files API no longer has is re-uploaded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from documents.remote import files_api
+from documents.remote.files import document_reupload_missing
+from search import claude, web_fetch
+from search.citations import Part, Result, map_citation
+from search.prompting import Context, build_request, choose_context
+from search.retrieval import Hit
+
+
+def usage_of(raw: dict[str, Any]) -> dict[str, int]:
+    return {
+        "input_tokens": int(raw.get("input_tokens") or 0),
+        "output_tokens": int(raw.get("output_tokens") or 0),
+        "cache_read_tokens": int(raw.get("cache_read_input_tokens") or 0),
+        "cache_write_tokens": int(raw.get("cache_creation_input_tokens") or 0),
+    }
+
+
+def claude_parts(
+    question: str,
+    hits: list[Hit],
+    history: list[dict[str, Any]],
+    result: Result,
+    *,
+    web_tool: dict[str, Any] | None = None,
+) -> Iterator[Part]:
+    """Stream Claude's answer over the context that fits, mapping each citation."""
+    context = choose_context(hits)
+    result.context_mode = context.mode
+    first_web = len(context.documents)
+    for event in _stream_with_reupload(question, context, history, result, web_tool):
+        kind = event.get("type")
+        if kind == "content_block_start":
+            if event["content_block"].get("type") == "text":
+                yield ("segment", None)
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            if delta.get("type") == "text_delta":
+                yield ("text", delta["text"])
+            elif delta.get("type") == "citations_delta":
+                citation = delta["citation"]
+                if web_fetch.is_fetched(citation, first_web):
+                    continue  # placed with its fetched page once the message ends
+                mapped = map_citation(citation, context.documents, context)
+                if mapped is not None:
+                    yield ("citation", mapped)
+        elif kind == "final_message":
+            message = event["message"]
+            result.model = str(message.get("model") or result.model)
+            result.usage = usage_of(message.get("usage") or {})
+            _attach_web(result, message, first_web)
+
+
+def _attach_web(result: Result, message: dict[str, Any], first_web: int) -> None:
+    """Record the fetches and hang each text block's web citations on its segment."""
+    content = message.get("content") or []
+    result.web_fetches = web_fetch.parse_fetches(content)
+    if not result.web_fetches:
+        return
+    texts = [block for block in content if block.get("type") == "text"]
+    for segment, block in zip(result.segments, texts, strict=False):
+        segment.web = web_fetch.web_citations(block, first_web, result.web_fetches)
+
+
+def _stream_with_reupload(
+    question: str,
+    context: Context,
+    history: list[dict[str, Any]],
+    result: Result,
+    web_tool: dict[str, Any] | None,
+) -> Iterator[dict[str, Any]]:
+    """Stream events; if a referenced file is gone (404), re-upload it, retry once."""
+
+    def open_stream() -> Iterator[dict[str, Any]]:
+        request = build_request(question, context, history)
+        betas = [files_api.FILES_BETA]
+        if web_tool is not None:
+            betas.append(web_fetch.add_to_request(request, web_tool))
+        result.model = str(request["model"])
+        return claude.stream_message(request, betas=betas)
+
+    events = open_stream()
+    try:
+        first = next(events, None)
+    except claude.FileMissing:
+        if not document_reupload_missing(documents=context.documents):
+            raise
+        events = open_stream()
+        first = next(events, None)
+    if first is not None:
+        yield first
+        yield from events
