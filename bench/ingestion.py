@@ -27,7 +27,7 @@ def _pdfs() -> list[Path]:
     return []
 
 
-def _setup() -> None:
+def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     os.environ["CAIRN_SKIP_DOTENV"] = "1"
     for name in ("ANTHROPIC_API_KEY", "VOYAGE_API_KEY"):
@@ -84,8 +84,8 @@ def bench_pipeline(pdfs: list[Path], latency: float) -> dict[str, float]:
     fake.latency_s = latency
     settings.ANTHROPIC_API_KEY = "bench-key"
     settings.ANTHROPIC_BASE_URL = fake.base_url
-    files_api._client.cache_clear()
-    embeddings._cached_embedder.cache_clear()
+    files_api.forget_clients()
+    embeddings.forget_clients()
     files_api.client()  # a warm worker has the SDK imported (about 5 s cold)
     workspace = _workspace()
     pages = chunks = 0
@@ -108,7 +108,7 @@ def bench_pipeline(pdfs: list[Path], latency: float) -> dict[str, float]:
     finally:
         fake.stop()
         settings.ANTHROPIC_API_KEY = ""
-        files_api._client.cache_clear()
+        files_api.forget_clients()
     total = time.perf_counter() - started
     return {
         "files": len(pdfs),
@@ -228,7 +228,7 @@ def peak_memory(path: Path, latency: float) -> float:
     import psutil
 
     code = (
-        "import sys; from bench import ingestion; ingestion._setup(); "
+        "import sys; from bench import ingestion; ingestion.setup(); "
         f"ingestion.bench_pipeline([ingestion.Path({str(path)!r})], {latency})"
     )
     process = subprocess.Popen([sys.executable, "-c", code], cwd=BASE_DIR)
@@ -336,7 +336,7 @@ def main(argv: list[str]) -> int:
     if not pdfs:
         print("bench ingestion: FinanceBench sample PDFs not found")
         return 1
-    _setup()
+    setup()
     print(f"\n== ingestion ({len(pdfs)} FinanceBench PDFs, Files API latency "
           f"{args.latency}s, offline embedder) ==")  # fmt: skip
     header = (

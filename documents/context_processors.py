@@ -8,11 +8,15 @@ from django.conf import settings
 from django.http import Http404, HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from documents.models import EmbeddingSpace
+from documents.remote.embeddings import is_offline_model
+from documents.remote.files import files_api_pause
+from documents.selectors import workspace_for_request, workspaces_for_user
+from documents.teams.permissions import role_of
+
 
 def cairn(request: HttpRequest) -> dict[str, Any]:
     """Tell every page which mode answers and embeds."""
-    from documents.remote.files import files_api_pause
-
     user = getattr(request, "user", None)
     pause = files_api_pause() if user is not None and user.is_staff else None
     return {
@@ -32,9 +36,6 @@ def _embedding_spaces() -> dict[str, Any]:
     The header tells what search really uses: during a switch that is still
     the old space, whatever the settings already ask for.
     """
-    from documents.models import EmbeddingSpace
-    from documents.remote.embeddings import is_offline_model
-
     Status = EmbeddingSpace.Status
     live = {
         status: (name, model)
@@ -57,9 +58,6 @@ def _embedding_spaces() -> dict[str, Any]:
 
 def _team(request: HttpRequest) -> dict[str, Any]:
     """The user's workspaces, the current one and the user's role in it."""
-    from documents.selectors import workspace_for_request, workspaces_for_user
-    from documents.teams.permissions import role_of
-
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}

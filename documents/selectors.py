@@ -6,10 +6,11 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Func, QuerySet
 from django.http import Http404, HttpRequest
 
 from documents.models import Document, Invitation, Membership, Workspace
+from documents.services import workspace_default_for_user
 
 
 def workspaces_for_user(*, user: Any) -> QuerySet[Workspace]:
@@ -57,8 +58,6 @@ def workspace_for_request(request: HttpRequest) -> Workspace:
     cached: Workspace | None = getattr(request, "_cairn_workspace", None)
     if cached is not None:
         return cached
-    from documents.services import workspace_default_for_user
-
     user = request.user
     named = request.headers.get(WORKSPACE_HEADER) or request.GET.get("workspace")
     if named:
@@ -147,8 +146,6 @@ def _is_uuid(value: Any) -> bool:
 
 def tags_for_workspace(*, workspace: Workspace) -> list[str]:
     """Every tag used in a workspace, sorted."""
-    from django.db.models import Func
-
     rows = (
         Document.objects.filter(workspace=workspace)
         .annotate(tag=Func("tags", function="unnest"))

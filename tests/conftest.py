@@ -49,9 +49,9 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     cache.clear()
     yield
-    embeddings._cached_embedder.cache_clear()
+    embeddings.forget_clients()
     reranking._cached.cache_clear()
-    files_api._client.cache_clear()
+    files_api.forget_clients()
 
 
 @pytest.fixture

@@ -292,6 +292,11 @@ def _cached_embedder(
     return OfflineEmbedder(dimensions)
 
 
+def forget_clients() -> None:
+    """Drop the cached embedders, so changed settings take effect (tests, bench)."""
+    _cached_embedder.cache_clear()
+
+
 def embedder_for_model(model: str, dimensions: int) -> Embedder:
     """An embedder for one model and width (offline for the offline model)."""
     return _cached_embedder(

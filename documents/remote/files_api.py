@@ -10,15 +10,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+import anthropic
 from django.conf import settings
 
 from documents.remote.errors import backoff_delay, retry_after, transient
 from documents.remote.ratelimit import files_api_limiter
-
-if TYPE_CHECKING:
-    import anthropic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,14 +40,17 @@ def online() -> bool:
 
 @lru_cache(maxsize=2)
 def _client(api_key: str, base_url: str | None) -> anthropic.Anthropic:
-    import anthropic
-
     return anthropic.Anthropic(
         api_key=api_key,
         base_url=base_url,
         max_retries=settings.API_MAX_RETRIES,
         timeout=120.0,
     )
+
+
+def forget_clients() -> None:
+    """Drop the cached client, so changed settings take effect (tests, bench)."""
+    _client.cache_clear()
 
 
 def client() -> anthropic.Anthropic:
@@ -95,8 +96,6 @@ def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
 
 def _mapped(exc: Exception) -> Exception | None:
     """Turn an API refusal into the error Cairn acts on, if it is one we map."""
-    import anthropic
-
     if not isinstance(exc, anthropic.APIStatusError):
         return None
     message = str(getattr(exc, "api_message", "") or exc).lower()
@@ -141,16 +140,12 @@ def upload(*, original_name: str, data: bytes, mime_type: str) -> str:
 
 def delete(file_id: str, *, retries: int | None = None) -> None:
     """Delete a remote file; a file already gone counts as deleted."""
-    import anthropic
-
     with contextlib.suppress(anthropic.NotFoundError):
         call(lambda: _files().delete(file_id, betas=[FILES_BETA]), retries=retries)
 
 
 def exists(file_id: str) -> bool:
     """Tell whether a remote file is still there."""
-    import anthropic
-
     try:
         call(lambda: _files().retrieve_metadata(file_id, betas=[FILES_BETA]))
     except anthropic.NotFoundError:

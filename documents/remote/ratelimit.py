@@ -12,12 +12,9 @@ import os
 import time
 import uuid
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
+import redis
 from django.conf import settings
-
-if TYPE_CHECKING:
-    import redis
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +50,6 @@ def redis_url() -> str:
 @lru_cache(maxsize=8)
 def _connection(url: str, pid: int) -> redis.Redis:
     """One client per process: a socket inherited across fork must not be shared."""
-    import redis
-
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
@@ -91,8 +86,6 @@ class RateLimiter:
         """
         if self.per_minute <= 0:
             return
-        import redis
-
         deadline = time.monotonic() + timeout
         while True:
             try:

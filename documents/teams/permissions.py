@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from documents.models import Membership, Workspace
+from documents.selectors import workspace_for_request
 
 VIEWER = Membership.Role.VIEWER
 EDITOR = Membership.Role.EDITOR
@@ -51,8 +52,6 @@ def role_required(role: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            from documents.selectors import workspace_for_request
-
             workspace = workspace_for_request(request)
             require_role(user=request.user, workspace=workspace, role=role)
             return view(request, *args, **kwargs)
