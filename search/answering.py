@@ -18,8 +18,8 @@ from search import selectors, services, web_fetch
 from search.citations import NOT_FOUND, Part, Result, Segment, citation_json
 from search.claude_answer import claude_parts
 from search.models import Answer, Conversation
-from search.offline import offline_parts
-from search.retrieval import chunk_search, default_top_k
+from search.offline import is_follow_up, offline_parts, spelled_out
+from search.retrieval import chunk_search, default_top_k, term_idf
 
 
 def answer_question(
@@ -60,9 +60,10 @@ def answer_events(
         )
     yield {"event": "start", "data": {"conversation_id": str(conversation.code)}}
     history = selectors.conversation_history(conversation)
+    previous = selectors.previous_question(conversation)
     hits = chunk_search(
         workspace_id=workspace.id,
-        query=text,
+        query=retrieval_query(text, previous),
         top_k=default_top_k(),
         document_ids=document_ids,
     )
@@ -74,7 +75,8 @@ def answer_events(
     elif files_api.online():
         parts = claude_parts(text, hits, history, result, web_tool=web_tool)
     else:
-        parts = offline_parts(text, hits, result)
+        idf = term_idf(workspace.id, spelled_out(f"{text} {previous}"))
+        parts = offline_parts(text, hits, result, idf=idf, previous=previous)
     ordinal = 0
     for kind, value in parts:
         if kind == "segment" or not result.segments:
@@ -108,3 +110,10 @@ def answer_events(
 
 def _mode() -> str:
     return Answer.Mode.CLAUDE if files_api.online() else Answer.Mode.OFFLINE
+
+
+def retrieval_query(question: str, previous: str) -> str:
+    """What to search for: a follow-up carries the question it follows."""
+    if previous and is_follow_up(question):
+        return f"{question} {previous}"
+    return question

@@ -131,3 +131,14 @@ def answer_with_sources(answer: Answer) -> str:
         )
         text += "\n\nSources:\n" + sources
     return text
+
+
+def previous_question(conversation: Conversation) -> str:
+    """The conversation's last question before the one being asked, or ''."""
+    answer = (
+        Answer.objects.filter(question__conversation=conversation)
+        .select_related("question")
+        .order_by("-created")
+        .first()
+    )
+    return answer.question.text if answer is not None else ""
