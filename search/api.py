@@ -30,6 +30,12 @@ from project.api_spec import (
 )
 from search import answering, selectors, services
 from search.retrieval import chunk_search
+from search.schemas import (
+    AnswerOut,
+    ConversationList,
+    FeedbackOut,
+    SearchOut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +58,6 @@ class SearchIn(ScopeIn):
     top_k: int = Field(10, ge=1, le=100)
 
 
-class SearchHitOut(BaseModel):
-    """A retrieved chunk; text == document text[start_char:end_char]."""
-
-    chunk_id: int
-    document_id: str
-    document_title: str
-    text: str
-    score: float
-    start_char: int
-    end_char: int
-    page: int | None
-
-
-class SearchOut(BaseModel):
-    """Search results, best first."""
-
-    results: list[SearchHitOut]
-
-
 class AskIn(ScopeIn):
     """A question; `conversation_id` continues a conversation."""
 
@@ -78,85 +65,11 @@ class AskIn(ScopeIn):
     conversation_id: str | None = None
 
 
-class SegmentOut(BaseModel):
-    """A stretch of answer text and the ordinals of the citations behind it."""
-
-    text: str
-    citations: list[int]
-
-
-class CitationOut(BaseModel):
-    """A cited passage mapped back to its document (and chunk, if it still exists)."""
-
-    ordinal: int
-    kind: str = Field(
-        description="char_location | page_location | content_block_location"
-    )
-    document_id: str
-    document_title: str
-    chunk_id: int | None
-    cited_text: str
-    start_char: int | None
-    end_char: int | None
-    start_page: int | None
-    end_page: int | None
-
-
-class WebFetchOut(BaseModel):
-    """A web page Claude fetched while answering."""
-
-    url: str
-    title: str | None = None
-    retrieved_at: str | None = None
-    error_code: str | None = None
-
-
-class AnswerOut(BaseModel):
-    """A stored answer with its citations, usage and cost."""
-
-    id: str
-    question: str
-    answer: str
-    mode: str = Field(description="claude | offline")
-    model: str | None
-    segments: list[SegmentOut]
-    citations: list[CitationOut]
-    conversation_id: str | None
-    context_mode: str | None = Field(description="files | chunks")
-    usage: dict[str, int]
-    cost_usd: str = Field(description="Estimated, as a decimal string.")
-    latency_ms: int
-    web_fetches: list[WebFetchOut]
-
-
 class FeedbackIn(BaseModel):
     """Whether an answer helped, with an optional comment."""
 
     helpful: bool
     comment: str = Field("", max_length=services.MAX_COMMENT_CHARS)
-
-
-class FeedbackOut(BaseModel):
-    """The feedback as stored."""
-
-    answer_id: str
-    helpful: bool
-    comment: str
-
-
-class ConversationOut(BaseModel):
-    """A conversation and its answers' ids, oldest first."""
-
-    id: str
-    title: str
-    updated: str
-    answers: list[str]
-
-
-class ConversationList(BaseModel):
-    """The user's conversations, latest first."""
-
-    conversations: list[ConversationOut]
 
 
 SSE_SCHEMA: dict[str, Any] = {
