@@ -94,13 +94,9 @@ def _body(
 
 def _explain(exc: ValidationError) -> str:
     """Each refusal as `'top_k': Input should be less than or equal to 100.`"""
-    return " ".join(f"'{_field(e['loc'])}': {e['msg']}." for e in exc.errors())
-
-
-def _field(loc: tuple[int | str, ...]) -> str:
-    """('tags', 0) -> tags[0]."""
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-    return path.removeprefix(".")
+    return " ".join(
+        f"'{'.'.join(map(str, e['loc']))}': {e['msg']}." for e in exc.errors()
+    )
 
 
 def token_create(*, user: Any, name: str = "cli") -> str:

@@ -55,24 +55,16 @@ class SegmentOut(BaseModel):
 
 
 class Cited(Protocol):
-    """What a citation reads from: a stored Citation or a freshly mapped one."""
+    """What a citation is read from: a stored Citation or a freshly mapped one."""
 
-    @property
-    def kind(self) -> str: ...
-    @property
-    def document(self) -> Document: ...
-    @property
-    def chunk_id(self) -> int | None: ...
-    @property
-    def cited_text(self) -> str: ...
-    @property
-    def start_char(self) -> int | None: ...
-    @property
-    def end_char(self) -> int | None: ...
-    @property
-    def start_page(self) -> int | None: ...
-    @property
-    def end_page(self) -> int | None: ...
+    kind: str
+    document: Document
+    chunk_id: int | None
+    cited_text: str
+    start_char: int | None
+    end_char: int | None
+    start_page: int | None
+    end_page: int | None
 
 
 class CitationOut(BaseModel):

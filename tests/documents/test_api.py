@@ -185,7 +185,7 @@ def test_tags_that_are_not_all_strings_are_refused_naming_the_item(
     assert response.json() == {
         "error": {
             "type": "invalid_request",
-            "message": "'tags[1]': Input should be a valid string.",
+            "message": "'tags.1': Input should be a valid string.",
         }
     }
     document.refresh_from_db()
