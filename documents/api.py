@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from pydantic import BaseModel, Field
 
 from documents import selectors, services
-from documents.api_auth import ApiError, api_view, json_body
+from documents.api_auth import ApiError, api_view
 from documents.models import Document, Workspace
-from documents.remote.web import WebError
+from documents.remote.web import INVALID_INPUT, WebError
 from documents.teams.permissions import EDITOR, require_role
 from documents.web import documents as web_documents
 from project.api_spec import (
@@ -19,6 +19,7 @@ from project.api_spec import (
     INVALID,
     NOT_FOUND,
     UNAUTHENTICATED,
+    RequestBody,
     Response,
     error,
     operation,
@@ -47,6 +48,31 @@ class DocumentOut(BaseModel):
     source_url: str | None
     fetched_at: str | None
 
+    @classmethod
+    def of(cls, document: Document, **extra: Any) -> Self:
+        """The API's view of a document (the list annotates chunk_count)."""
+        return cls(
+            id=str(document.id),
+            title=document.title,
+            filename=document.original_name,
+            status=document.status,
+            stage=document.stage,
+            progress=document.progress,
+            error=document.error or None,
+            file_id=document.file_id or None,
+            files_api_note=document.files_api_note or None,
+            pages=document.pages,
+            chunk_count=getattr(document, "chunk_count", None),
+            mime_type=document.mime_type,
+            size=document.size,
+            sha256=document.sha256,
+            tags=list(document.tags),
+            created=document.created.isoformat(),
+            source_url=document.source_url or None,
+            fetched_at=document.fetched_at.isoformat() if document.fetched_at else None,
+            **extra,
+        )
+
 
 class DocumentCreated(DocumentOut):
     """An upload's document; `duplicate` when the same bytes were already there."""
@@ -60,13 +86,18 @@ class DocumentList(BaseModel):
     documents: list[DocumentOut]
 
 
-class UrlDocumentIn(BaseModel):
+class UrlDocumentIn(RequestBody):
     """A web page to fetch and ingest."""
+
+    # A refused URL answers with the web fetcher's codes (documents/remote/web.py),
+    # where a malformed one is invalid_input, whichever check refuses it.
+    error_type: ClassVar[str] = INVALID_INPUT
+    max_bytes: ClassVar[int | None] = 16 * 1024
 
     url: str = Field(min_length=1, description="http(s) URL")
 
 
-class TagsIn(BaseModel):
+class TagsIn(RequestBody):
     """The document's new tags (replacing the old ones)."""
 
     tags: list[str]
@@ -77,30 +108,6 @@ UPLOAD_SCHEMA: dict[str, Any] = {
     "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"}},
 }
-
-
-def document_json(document: Document) -> dict[str, Any]:
-    """The API's view of a document."""
-    return {
-        "id": str(document.id),
-        "title": document.title,
-        "filename": document.original_name,
-        "status": document.status,
-        "stage": document.stage,
-        "progress": document.progress,
-        "error": document.error or None,
-        "file_id": document.file_id or None,
-        "files_api_note": document.files_api_note or None,
-        "pages": document.pages,
-        "chunk_count": getattr(document, "chunk_count", None),
-        "mime_type": document.mime_type,
-        "size": document.size,
-        "sha256": document.sha256,
-        "tags": list(document.tags),
-        "created": document.created.isoformat(),
-        "source_url": document.source_url or None,
-        "fetched_at": document.fetched_at.isoformat() if document.fetched_at else None,
-    }
 
 
 def _check_length(request: HttpRequest) -> None:
@@ -121,6 +128,13 @@ def _check_length(request: HttpRequest) -> None:
     workspace=True,
     responses={200: Response("The documents.", DocumentList), 401: UNAUTHENTICATED},
 )
+def documents_list(request: HttpRequest) -> DocumentList:
+    """The workspace's documents."""
+    workspace = selectors.workspace_for_request(request)
+    rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
+    return DocumentList(documents=[DocumentOut.of(d) for d in rows])
+
+
 @operation(
     "POST",
     "Upload a file, or add a web page by URL",
@@ -145,16 +159,27 @@ def _check_length(request: HttpRequest) -> None:
         415: error("The file type is not supported."),
     },
 )
-@api_view(("GET", "POST"))
-def documents(request: HttpRequest) -> HttpResponse:
-    """GET lists the documents; POST uploads one ('file') or adds JSON {"url"}."""
+def documents_add(
+    request: HttpRequest, body: UrlDocumentIn | None
+) -> tuple[int, DocumentCreated]:
+    """Upload a file ('file'), or add a web page from JSON {"url"}."""
     workspace = selectors.workspace_for_request(request)
-    if request.method == "GET":
-        rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
-        return JsonResponse({"documents": [document_json(d) for d in rows]})
     require_role(user=request.user, workspace=workspace, role=EDITOR)
-    if request.content_type == "application/json":
-        return _document_from_url(request, workspace)
+    if body is not None:
+        created = _document_from_url(request, workspace, body.url)
+    else:
+        created = _document_from_upload(request, workspace)
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=created.document.id
+    )
+    answer = DocumentCreated.of(document, duplicate=created.duplicate)
+    return (200 if created.duplicate else 201), answer
+
+
+def _document_from_upload(
+    request: HttpRequest, workspace: Workspace
+) -> services.Created:
+    """Store an uploaded file and queue its ingestion."""
     _check_length(request)
     upload = request.FILES.get("file")
     if upload is None:
@@ -162,7 +187,7 @@ def documents(request: HttpRequest) -> HttpResponse:
             400, "invalid_request", "Send the file as multipart field 'file'."
         )
     try:
-        created = services.document_create(
+        return services.document_create(
             workspace=workspace, uploader=request.user, upload=upload
         )
     except services.UploadRejected as exc:
@@ -170,11 +195,18 @@ def documents(request: HttpRequest) -> HttpResponse:
         raise ApiError(
             exc.status, kind.get(exc.status, "invalid_request"), str(exc)
         ) from exc
-    document = selectors.document_get_for_user(
-        user=request.user, document_id=created.document.id
-    )
-    body = document_json(document) | {"duplicate": created.duplicate}
-    return JsonResponse(body, status=200 if created.duplicate else 201)
+
+
+def _document_from_url(
+    request: HttpRequest, workspace: Workspace, url: str
+) -> services.Created:
+    """Queue a URL document; refusals answer 400 with the web fetch error code."""
+    try:
+        return web_documents.document_create_from_url(
+            workspace=workspace, uploader=request.user, url=url
+        )
+    except WebError as exc:
+        raise ApiError(400, exc.code, exc.message) from exc
 
 
 @operation(
@@ -187,6 +219,13 @@ def documents(request: HttpRequest) -> HttpResponse:
         404: NOT_FOUND,
     },
 )
+def document_get(request: HttpRequest, document_id: str) -> DocumentOut:
+    """One document."""
+    return DocumentOut.of(
+        selectors.document_get_for_user(user=request.user, document_id=document_id)
+    )
+
+
 @operation(
     "PATCH",
     "Replace a document's tags",
@@ -200,6 +239,20 @@ def documents(request: HttpRequest) -> HttpResponse:
         404: NOT_FOUND,
     },
 )
+def document_retag(request: HttpRequest, document_id: str, body: TagsIn) -> DocumentOut:
+    """Replace a document's tags."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    require_role(user=request.user, workspace=document.workspace, role=EDITOR)
+    try:
+        tags = services.parse_tags(body.tags)
+    except services.TagsRejected as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from exc
+    services.document_set_tags(document=document, tags=tags)
+    return DocumentOut.of(document)
+
+
 @operation(
     "DELETE",
     "Delete a document, its chunks and its uploaded file",
@@ -211,33 +264,22 @@ def documents(request: HttpRequest) -> HttpResponse:
         404: NOT_FOUND,
     },
 )
-@api_view(("GET", "PATCH", "DELETE"))
-def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
-    """GET one document; PATCH its tags; DELETE it with its chunks and remote file."""
+def document_remove(request: HttpRequest, document_id: str) -> HttpResponse:
+    """Delete a document with its chunks and its remote file."""
     document = selectors.document_get_for_user(
         user=request.user, document_id=document_id
     )
-    if request.method == "PATCH":
-        require_role(user=request.user, workspace=document.workspace, role=EDITOR)
-        _patch_tags(request, document)
-    if request.method == "DELETE":
-        require_role(user=request.user, workspace=document.workspace, role=EDITOR)
-        services.document_delete(document=document)
-        return HttpResponse(status=204)
-    return JsonResponse(document_json(document))
+    require_role(user=request.user, workspace=document.workspace, role=EDITOR)
+    services.document_delete(document=document)
+    return HttpResponse(status=204)
 
 
-def _patch_tags(request: HttpRequest, document: Document) -> None:
-    """Replace a document's tags from a JSON body {"tags": [...]}."""
-    tags = json_body(request).get("tags")
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ApiError(400, "invalid_request", "'tags' must be a list of strings.")
-    try:
-        services.document_set_tags(document=document, tags=services.parse_tags(tags))
-    except services.TagsRejected as exc:
-        raise ApiError(400, "invalid_request", str(exc)) from exc
+# The paths of project/api_urls.py, each serving its methods' endpoints.
+documents = api_view(documents_list, documents_add)
+document_detail = api_view(document_get, document_retag, document_remove)
 
 
+@api_view
 @operation(
     "GET",
     "A document's extracted text",
@@ -251,33 +293,9 @@ def _patch_tags(request: HttpRequest, document: Document) -> None:
         404: NOT_FOUND,
     },
 )
-@api_view(("GET",))
 def document_text(request: HttpRequest, document_id: str) -> HttpResponse:
     """The extracted text that chunk offsets and citations index into."""
     document = selectors.document_get_for_user(
         user=request.user, document_id=document_id, with_text=True
     )
     return HttpResponse(document.text, content_type="text/plain; charset=utf-8")
-
-
-# Web sources: POST /api/v1/documents with {"url": ...} ------------------------
-
-
-def _document_from_url(request: HttpRequest, workspace: Workspace) -> JsonResponse:
-    """Queue a URL document; refusals answer 400 with the web fetch error code."""
-    if len(request.body) > 16 * 1024:
-        raise ApiError(400, "invalid_input", "The JSON body is too large.")
-    url = json_body(request).get("url")
-    if not isinstance(url, str) or not url.strip():
-        raise ApiError(400, "invalid_input", 'Send {"url": "https://..."}.')
-    try:
-        created = web_documents.document_create_from_url(
-            workspace=workspace, uploader=request.user, url=url
-        )
-    except WebError as exc:
-        raise ApiError(400, exc.code, exc.message) from exc
-    document = selectors.document_get_for_user(
-        user=request.user, document_id=created.document.id
-    )
-    payload = document_json(document) | {"duplicate": created.duplicate}
-    return JsonResponse(payload, status=200 if created.duplicate else 201)

@@ -1,8 +1,7 @@
-"""Bearer-token authentication and JSON errors for the REST API."""
+"""The REST API's runtime: bearer tokens, validated bodies, models out, JSON errors."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import secrets
@@ -11,12 +10,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from pydantic import BaseModel, ValidationError
 
 from documents.models import ApiToken
+from project.api_spec import Endpoint, ErrorBody, ErrorDetail, RequestBody
 
 TOKEN_PREFIX = "cairn_"
 
@@ -31,12 +32,18 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_response(status: int, type_: str, message: str) -> JsonResponse:
+def error_response(status: int, type_: str, message: str) -> HttpResponse:
     """The JSON body every API error has."""
-    return JsonResponse({"error": {"type": type_, "message": message}}, status=status)
+    return _json(ErrorBody(error=ErrorDetail(type=type_, message=message)), status)
 
 
-def json_body(request: HttpRequest) -> dict[str, Any]:
+def _json(body: BaseModel, status: int) -> HttpResponse:
+    return HttpResponse(
+        body.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object body, or ApiError 400.
 
     NUL characters are refused here because PostgreSQL text cannot hold them:
@@ -63,6 +70,33 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
+
+
+def _body(
+    request: HttpRequest,
+    model: type[RequestBody],
+    alternatives: dict[str, dict[str, Any]],
+) -> RequestBody | None:
+    """The request body as the model, or ApiError 400 naming the refused fields.
+
+    Where an operation accepts other media types too, only a JSON request is
+    parsed; the others reach the handler as None, for it to read.
+    """
+    if alternatives and request.content_type != "application/json":
+        return None
+    if model.max_bytes is not None and len(request.body) > model.max_bytes:
+        raise ApiError(400, model.error_type, "The JSON body is too large.")
+    try:
+        return model.model_validate(_json_object(request))
+    except ValidationError as exc:
+        raise ApiError(400, model.error_type, _explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    """Each refusal as `'top_k': Input should be less than or equal to 100.`"""
+    return " ".join(
+        f"'{'.'.join(map(str, e['loc']))}': {e['msg']}." for e in exc.errors()
+    )
 
 
 def token_create(*, user: Any, name: str = "cli") -> str:
@@ -92,52 +126,76 @@ def user_for_token(raw: str) -> Any | None:
 View = Callable[..., HttpResponseBase]
 
 
-def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
-    """Authenticate by bearer token (or by session for reads) and map errors to JSON."""
+def api_view(*endpoints: Endpoint) -> View:
+    """One API path, each endpoint serving the method its operation declares.
 
-    def decorate(view: View) -> View:
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(
-            request: HttpRequest, *args: Any, **kwargs: Any
-        ) -> HttpResponseBase:
-            header = request.headers.get("Authorization", "")
-            if header.startswith("Bearer "):
-                user = user_for_token(header.removeprefix("Bearer ").strip())
-                if user is None:
-                    return error_response(
-                        401,
-                        "authentication_error",
-                        "The API token is invalid or revoked.",
-                    )
-                request.user = user
-            elif not (request.method == "GET" and request.user.is_authenticated):
-                return error_response(
-                    401,
-                    "authentication_error",
-                    "Send 'Authorization: Bearer <token>' "
-                    "(python manage.py create_api_token USERNAME).",
-                )
-            if request.method not in methods:
-                return error_response(
+    Authenticates by bearer token (or by session, for reads), hands the handler
+    its body validated by the declared model, serialises the model it returns,
+    and answers ApiError, Http404 and PermissionDenied as JSON errors.
+    """
+    by_method = {endpoint.operation.method: endpoint for endpoint in endpoints}
+
+    @csrf_exempt
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            _authenticate(request)
+            endpoint = by_method.get(request.method or "")
+            if endpoint is None:
+                raise ApiError(
                     405, "method_not_allowed", f"{request.method} is not allowed here."
                 )
-            try:
-                return view(request, *args, **kwargs)
-            except ApiError as exc:
-                return error_response(exc.status, exc.type, exc.message)
-            except Http404 as exc:
-                return error_response(404, "not_found", str(exc) or "Not found.")
-            except PermissionDenied as exc:
-                return error_response(
-                    403, "permission_error", str(exc) or "Not allowed."
-                )
+            return _serve(endpoint, request, *args, **kwargs)
+        except ApiError as exc:
+            return error_response(exc.status, exc.type, exc.message)
+        except Http404 as exc:
+            return error_response(404, "not_found", str(exc) or "Not found.")
+        except PermissionDenied as exc:
+            return error_response(403, "permission_error", str(exc) or "Not allowed.")
 
-        # project/openapi.py's tests check each allowed method is documented.
-        wrapper.api_methods = methods  # type: ignore[attr-defined]
-        return wrapper
+    # project/openapi.py documents the path from these.
+    view.openapi_operations = [e.operation for e in endpoints]  # type: ignore[attr-defined]
+    return view
 
-    return decorate
+
+def _authenticate(request: HttpRequest) -> None:
+    """The bearer token's user on the request; a session serves reads only."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = user_for_token(header.removeprefix("Bearer ").strip())
+        if user is None:
+            raise ApiError(
+                401, "authentication_error", "The API token is invalid or revoked."
+            )
+        request.user = user
+    elif not (request.method == "GET" and request.user.is_authenticated):
+        raise ApiError(
+            401,
+            "authentication_error",
+            "Send 'Authorization: Bearer <token>' "
+            "(python manage.py create_api_token USERNAME).",
+        )
+
+
+def _serve(
+    endpoint: Endpoint, request: HttpRequest, *args: Any, **kwargs: Any
+) -> HttpResponseBase:
+    """Call the handler with its validated body; serialise what it returns."""
+    op = endpoint.operation
+    if op.request is not None:
+        kwargs["body"] = _body(request, op.request, op.request_alternatives)
+    result = endpoint.handler(request, *args, **kwargs)
+    if isinstance(result, HttpResponseBase):
+        return result
+    status, body = result if isinstance(result, tuple) else (200, result)
+    declared = op.responses.get(status)
+    if (
+        declared is None
+        or declared.model is None
+        or not isinstance(body, declared.model)
+    ):
+        # A handler answering other than it declares is a bug, not a bad request.
+        raise TypeError(f"{op.method} {op.summary!r} answered {status} undeclared")
+    return _json(body, status)
 
 
 def user_model() -> Any:

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from documents import selectors, services
-from documents.api import document_json
+from documents.api import DocumentList, DocumentOut
 from documents.ingestion import extraction
 from documents.models import Document
 from documents.teams.permissions import EDITOR, has_role, require_role, role_required
@@ -43,7 +43,8 @@ def document_status(request: HttpRequest) -> JsonResponse:
     """Status of every document in the workspace, for the list's live updates."""
     workspace = selectors.workspace_for_request(request)
     rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
-    return JsonResponse({"documents": [document_json(d) for d in rows]})
+    body = DocumentList(documents=[DocumentOut.of(d) for d in rows])
+    return JsonResponse(body.model_dump())
 
 
 @login_required

@@ -1,16 +1,18 @@
-"""What an API view declares about itself: operations, responses, error bodies.
+"""What an API operation declares about itself: method, bodies, responses, errors.
 
-`@operation(...)` beside `@api_view` attaches the declaration; project/openapi.py
-reads it to write the OpenAPI document.
+`@operation(...)` turns a handler into an Endpoint; documents/api_auth.api_view
+serves a path's endpoints (validating each request body with the declared model
+and serialising the model the handler returns), and project/openapi.py writes the
+OpenAPI document from the same declarations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class ErrorDetail(BaseModel):
@@ -24,6 +26,16 @@ class ErrorBody(BaseModel):
     """Every API error: {"error": {"type", "message"}}."""
 
     error: ErrorDetail
+
+
+class RequestBody(BaseModel):
+    """A JSON request body, validated strictly: "5" is no integer and 1 no boolean."""
+
+    model_config = ConfigDict(strict=True)
+
+    # The error type of a body this model refuses, and the largest body it reads.
+    error_type: ClassVar[str] = "invalid_request"
+    max_bytes: ClassVar[int | None] = None
 
 
 @dataclass(frozen=True)
@@ -40,18 +52,31 @@ class Response:
 
 @dataclass(frozen=True)
 class Operation:
-    """One method on one API path, as the view declares it."""
+    """One method on one API path, as its handler declares it."""
 
     method: str
     summary: str
     description: str
-    request: type[BaseModel] | None
-    request_schema: dict[str, Any] | None
-    request_content_type: str
+    request: type[RequestBody] | None
+    # Other request media types; a request in one of them reaches the handler
+    # unparsed (body=None), for it to read (the upload's multipart form).
     request_alternatives: dict[str, dict[str, Any]]
     responses: dict[int, Response]
     tag: str
     workspace: bool
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A handler and the operation it serves.
+
+    The handler takes the request, the path's parameters and, if the operation
+    declares a request model, `body`; it returns a declared response model,
+    `(status, model)`, or an HttpResponse of its own (a stream, text, 204).
+    """
+
+    operation: Operation
+    handler: Callable[..., Any]
 
 
 def operation(
@@ -60,33 +85,25 @@ def operation(
     *,
     responses: dict[int, Response],
     description: str = "",
-    request: type[BaseModel] | None = None,
-    request_schema: dict[str, Any] | None = None,
-    request_content_type: str = "application/json",
+    request: type[RequestBody] | None = None,
     request_alternatives: dict[str, dict[str, Any]] | None = None,
     tag: str = "",
     workspace: bool = False,
-) -> Callable[[Any], Any]:
-    """Attach an operation to a view; apply it outside `@api_view`."""
+) -> Callable[[Callable[..., Any]], Endpoint]:
+    """Declare the operation a handler serves; project/api_urls routes it."""
 
-    def decorate(view: Any) -> Any:
-        declared: list[Operation] = list(getattr(view, "openapi_operations", []))
-        declared.append(
-            Operation(
-                method=method.upper(),
-                summary=summary,
-                description=description,
-                request=request,
-                request_schema=request_schema,
-                request_content_type=request_content_type,
-                request_alternatives=dict(request_alternatives or {}),
-                responses=responses,
-                tag=tag,
-                workspace=workspace,
-            )
+    def decorate(handler: Callable[..., Any]) -> Endpoint:
+        declared = Operation(
+            method=method.upper(),
+            summary=summary,
+            description=description,
+            request=request,
+            request_alternatives=dict(request_alternatives or {}),
+            responses=responses,
+            tag=tag,
+            workspace=workspace,
         )
-        view.openapi_operations = declared
-        return view
+        return Endpoint(declared, handler)
 
     return decorate
 
@@ -100,4 +117,3 @@ UNAUTHENTICATED = error("No valid bearer token (or session, for reads).")
 NOT_FOUND = error("No such object, or not in one of your workspaces.")
 FORBIDDEN = error("Your role in the workspace does not allow this.")
 INVALID = error("The request body or parameters are invalid.")
-NOT_ALLOWED = error("The method is not allowed on this path.")

@@ -1,8 +1,9 @@
-"""The REST API's OpenAPI 3.1 document, generated from the views that declare it.
+"""The REST API's OpenAPI 3.1 document, generated from the operations it serves.
 
-Each API view carries its operations (`@operation(...)` beside `@api_view`);
-the paths come from project/api_urls.py `operations`, the body schemas from pydantic
-models, so neither can drift from the code without tests/test_openapi.py failing.
+Each path of project/api_urls.py `operations` serves handlers that declare their
+operation (`@operation(...)`); the body schemas come from the same pydantic models
+that validate requests and serialise responses, so the document cannot drift from
+what the API does.
 """
 
 from __future__ import annotations
@@ -125,15 +126,11 @@ def document() -> dict[str, Any]:
         }
         if op.description:
             described["description"] = op.description
-        schema = (
-            refs[(op.request, "validation")]
-            if op.request is not None
-            else op.request_schema
-        )
-        if schema is not None:
+        if op.request is not None:
+            schema = refs[(op.request, "validation")]
             described["requestBody"] = {
                 "required": True,
-                "content": {op.request_content_type: {"schema": schema}},
+                "content": {"application/json": {"schema": schema}},
             }
             for content_type, alternative in op.request_alternatives.items():
                 described["requestBody"]["content"][content_type] = {

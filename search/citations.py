@@ -13,6 +13,7 @@ from typing import Any
 
 from documents.models import Chunk, Document
 from search.prompting import Context
+from search.schemas import CitationOut
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +63,7 @@ Part = tuple[str, Any]
 
 def citation_json(data: CitationData, ordinal: int) -> dict[str, Any]:
     """A citation as the API and the stream show it."""
-    return {
-        "ordinal": ordinal,
-        "kind": data.kind,
-        "document_id": str(data.document.id),
-        "document_title": data.document.title,
-        "chunk_id": data.chunk_id,
-        "cited_text": data.cited_text,
-        "start_char": data.start_char,
-        "end_char": data.end_char,
-        "start_page": data.start_page,
-        "end_page": data.end_page,
-    }
+    return CitationOut.of(data, ordinal).model_dump()
 
 
 def map_citation(

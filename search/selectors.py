@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from documents.api_auth import ApiError
 from search.models import Answer, Conversation
 
 
@@ -24,43 +23,6 @@ def answer_get_for_user(*, user: Any, code: Any) -> Answer:
         raise Http404("No such answer.") from None
 
 
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The API's view of an answer and its citations."""
-    return {
-        "id": str(answer.code),
-        "question": answer.question.text,
-        "answer": answer.text,
-        "mode": answer.mode,
-        "model": answer.model or None,
-        "segments": answer.segments,
-        "citations": [
-            {
-                "ordinal": c.ordinal,
-                "kind": c.kind,
-                "document_id": str(c.document_id),
-                "document_title": c.document.title,
-                "chunk_id": c.chunk_id,
-                "cited_text": c.cited_text,
-                "start_char": c.start_char,
-                "end_char": c.end_char,
-                "start_page": c.start_page,
-                "end_page": c.end_page,
-            }
-            for c in answer.citations.all()
-        ],
-        "conversation_id": (
-            str(answer.question.conversation.code)
-            if answer.question.conversation
-            else None
-        ),
-        "context_mode": answer.context_mode or None,
-        "usage": answer.usage,
-        "cost_usd": str(answer.cost_usd),
-        "latency_ms": answer.latency_ms,
-        "web_fetches": answer.web_fetches,
-    }
-
-
 def conversation_for_user(*, user: Any, code: Any) -> Conversation | None:
     """The user's conversation named by code; None starts a new one."""
     if code is None or code == "":
@@ -68,7 +30,7 @@ def conversation_for_user(*, user: Any, code: Any) -> Conversation | None:
     try:
         return Conversation.objects.get(code=code, user=user)
     except (Conversation.DoesNotExist, ValidationError, ValueError):
-        raise ApiError(404, "not_found", "No such conversation.") from None
+        raise Http404("No such conversation.") from None
 
 
 def conversations_for_user(*, user: Any) -> list[Conversation]:
@@ -76,24 +38,12 @@ def conversations_for_user(*, user: Any) -> list[Conversation]:
     return list(Conversation.objects.filter(user=user).order_by("-updated")[:100])
 
 
-def conversations_json(*, user: Any) -> list[dict[str, Any]]:
-    """The API's list of a user's conversations with their answers."""
-    rows = []
-    for conversation in conversations_for_user(user=user):
-        answers = Answer.objects.filter(question__conversation=conversation).order_by(
-            "created"
-        )
-        rows.append(
-            {
-                "id": str(conversation.code),
-                "title": conversation.title,
-                "updated": conversation.updated.isoformat(),
-                "answers": [
-                    str(code) for code in answers.values_list("code", flat=True)
-                ],
-            }
-        )
-    return rows
+def answer_codes(*, conversation: Conversation) -> list[str]:
+    """The ids of a conversation's answers, oldest first."""
+    answers = Answer.objects.filter(question__conversation=conversation)
+    return [
+        str(code) for code in answers.order_by("created").values_list("code", flat=True)
+    ]
 
 
 # Conversations ---------------------------------------------------------------

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
+import pytest
 from django.core.management import call_command
-from django.test import Client
+from django.http import HttpRequest
+from django.test import Client, RequestFactory
 
-from documents.api_auth import token_create
+from documents.api import DocumentList
+from documents.api_auth import api_view, token_create
 from documents.ingestion.pipeline import document_ingest
 from documents.models import ApiToken, Document
-from tests.conftest import HANDBOOK
+from project.api_spec import ErrorBody, ErrorDetail, Response, operation
+from tests.conftest import HANDBOOK, ingested
 from tests.factories import make_user
 from tests.pdfs import make_pdf
 
@@ -138,3 +143,62 @@ def test_another_users_document_is_404(api: Client) -> None:
 def test_wrong_methods_are_405(api: Client) -> None:
     assert api.put("/api/v1/documents").status_code == 405
     assert api.get("/api/v1/ask").status_code == 405
+
+
+# The request models' rules, one per endpoint, with the exact error body -------
+
+
+def _send(api: Client, method: str, path: str, body: Any) -> Any:
+    return api.generic(method, path, json.dumps(body), content_type="application/json")
+
+
+def test_a_url_that_is_not_a_string_is_refused_naming_the_field(api: Client) -> None:
+    response = _send(api, "POST", "/api/v1/documents", {"url": 5})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "type": "invalid_input",
+            "message": "'url': Input should be a valid string.",
+        }
+    }
+    assert not Document.objects.exists()
+
+
+def test_a_url_body_over_16_kb_is_refused_before_it_is_read(api: Client) -> None:
+    body = {"url": "https://example.com/", "padding": "x" * 16 * 1024}
+    response = _send(api, "POST", "/api/v1/documents", body)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"type": "invalid_input", "message": "The JSON body is too large."}
+    }
+    assert not Document.objects.exists()
+
+
+def test_tags_that_are_not_all_strings_are_refused_naming_the_item(
+    api: Client, user: Any
+) -> None:
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    response = _send(
+        api, "PATCH", f"/api/v1/documents/{document.id}", {"tags": ["hr", 7]}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "type": "invalid_request",
+            "message": "'tags.1': Input should be a valid string.",
+        }
+    }
+    document.refresh_from_db()
+    assert document.tags == []
+
+
+def test_a_handler_answering_other_than_it_declares_is_a_bug(user: Any) -> None:
+    @operation("GET", "Documents", responses={200: Response("Them.", DocumentList)})
+    def wrong(request: HttpRequest) -> ErrorBody:
+        return ErrorBody(error=ErrorDetail(type="oops", message="Not a list."))
+
+    request = RequestFactory().get(
+        "/", headers={"Authorization": f"Bearer {token_create(user=user)}"}
+    )
+    with pytest.raises(TypeError, match="answered 200 undeclared"):
+        api_view(wrong)(request)

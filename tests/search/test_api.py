@@ -97,3 +97,56 @@ def test_a_stored_answer_can_be_fetched_again(api: Client, user: Any) -> None:
     body = _post(api, "/api/v1/ask", {"question": "expense reports deadline"}).json()
     again = api.get(f"/api/v1/answers/{body['id']}").json()
     assert again == body
+
+
+# The request models' rules, one per endpoint, with the exact error body -------
+
+
+def _refused(response: Any, message: str) -> None:
+    assert response.status_code == 400, response.content
+    assert response.json() == {"error": {"type": "invalid_request", "message": message}}
+
+
+def test_top_k_out_of_range_is_refused_naming_the_field(api: Client) -> None:
+    _refused(
+        _post(api, "/api/v1/search", {"query": "vacation", "top_k": 101}),
+        "'top_k': Input should be less than or equal to 100.",
+    )
+    _refused(
+        _post(api, "/api/v1/search", {"query": "vacation", "top_k": True}),
+        "'top_k': Input should be a valid integer.",
+    )
+
+
+def test_every_refused_field_is_named(api: Client) -> None:
+    _refused(
+        _post(api, "/api/v1/search", {"top_k": 0}),
+        "'query': Field required. 'top_k': Input should be greater than or equal to 1.",
+    )
+
+
+def test_a_question_over_the_limit_or_blank_is_refused(api: Client) -> None:
+    _refused(
+        _post(api, "/api/v1/ask", {"question": "x" * 4001}),
+        "'question': String should have at most 4000 characters.",
+    )
+    _refused(
+        _post(api, "/api/v1/ask", {"question": " \n "}),
+        "'question': String should not be blank.",
+    )
+
+
+def test_a_conversation_id_that_is_not_a_string_is_refused(api: Client) -> None:
+    _refused(
+        _post(api, "/api/v1/ask", {"question": "x", "conversation_id": 5}),
+        "'conversation_id': Input should be a valid string.",
+    )
+
+
+def test_feedback_helpful_must_be_a_boolean(api: Client, user: Any) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    answer = _post(api, "/api/v1/ask", {"question": "How many vacation days?"}).json()
+    _refused(
+        _post(api, f"/api/v1/answers/{answer['id']}/feedback", {"helpful": 1}),
+        "'helpful': Input should be a valid boolean.",
+    )
