@@ -10,7 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project import embedded
+from project import embedded, queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -207,11 +207,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("INGEST_TIME_LIMIT_S", 1800)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 30)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# CPU-bound extraction and network-bound API calls wait in separate queues, so a
-# slow Files API never holds up extraction and a huge PDF never starves uploads.
-CPU_QUEUE = "ingest_cpu"
-IO_QUEUE = "ingest_io"
-CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Extraction and outside-API calls wait in separate queues (project/queues.py).
+CPU_QUEUE = queues.CPU_QUEUE
+IO_QUEUE = queues.IO_QUEUE
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {
     "documents.tasks.ingest_task": {"queue": CPU_QUEUE},
     "documents.tasks.ingest_index_task": {"queue": IO_QUEUE},
@@ -219,7 +218,8 @@ CELERY_TASK_ROUTES = {
     "documents.tasks.files_reconcile_task": {"queue": IO_QUEUE},
     "documents.tasks.embeddings_build_task": {"queue": IO_QUEUE},
 }
-CELERY_QUEUES_ALL = f"celery,{CPU_QUEUE},{IO_QUEUE}"
+CELERY_QUEUES_ALL = queues.ALL_QUEUES
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A publish must fail fast when the broker is down, so an upload is never held
 # hostage by the queue; the sweeper re-queues what could not be sent.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0.2}
