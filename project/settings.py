@@ -224,12 +224,24 @@ CELERY_QUEUES_ALL = queues.ALL_QUEUES
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A publish must fail fast when the broker is down, so an upload is never held
 # hostage by the queue; the sweeper re-queues what could not be sent.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0.2}
+# The longest countdown before a task's retry (retry_backoff_max in documents/tasks.py).
+TASK_RETRY_BACKOFF_MAX_S = 300
+# Tasks are acknowledged when they end (acks_late), so the message of a worker that
+# died stays reserved in Redis until this visibility timeout and then goes back to
+# its queue. It must outlast the longest task (the hard time limit) and the longest
+# retry countdown (a worker holds a countdown's message unacknowledged), or a slow
+# task would be handed to a second worker while the first still runs it.
+REDELIVERY_AFTER_S = CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX_S + 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "visibility_timeout": REDELIVERY_AFTER_S,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-documents": {
         "task": "documents.tasks.requeue_stale_task",
-        "schedule": 60.0,
+        "schedule": float(env_int("REQUEUE_STALE_EVERY_S", 30)),
     },
     "drain-remote-file-tombstones": {
         "task": "documents.tasks.drain_tombstones_task",
@@ -246,7 +258,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
-STALE_PROCESSING_MINUTES = env_int("STALE_PROCESSING_MINUTES", 30)
+# The sweep (documents/sweeper.py) does not wait REDELIVERY_AFTER_S: a document
+# queued, or processing with no worker holding its lock, that has not moved for this
+# long is sent again (TASK_RETRY_BACKOFF_MAX_S more while it waits for a retry).
+STALE_DOCUMENT_S = env_int("STALE_DOCUMENT_S", 90)
 
 # Outside APIs. Without keys Cairn runs offline (extractive answers, offline embedder).
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
