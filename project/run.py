@@ -51,6 +51,9 @@ def role_command(role: str, env: Mapping[str, str]) -> list[str]:
             "--worker-class", "gthread",
             "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "8",
             "--timeout", "180", "--access-logfile", "-",
+            # Its default path is one per user (~/.gunicorn), shared by every
+            # gunicorn of that user; GUNICORN_CMD_ARGS can set one.
+            "--no-control-socket",
         ]  # fmt: skip
     if role == "beat":
         # The schedule file is CELERY_BEAT_SCHEDULE_FILENAME (under the var dir).
@@ -148,7 +151,7 @@ def run_all(stopping: _Stopping) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        supervisor.stop_all()
+        supervisor.stop_all(together=tiers)
 
 
 def _banner(settings: Any, env: Mapping[str, str]) -> None:
@@ -178,4 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything this process started has stopped (pgserver's handle included);
+    # the interpreter's teardown of the thousands of modules Django and the
+    # SDKs load only adds seconds to every Ctrl-C.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

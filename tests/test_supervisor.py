@@ -42,6 +42,9 @@ class FakeService(Service):
     def after_exit(self) -> None:
         self.log.append(f"cleanup {self.name}")
 
+    def request_stop(self) -> None:
+        self.log.append(f"ask {self.name}")
+
 
 class Clock:
     def __init__(self) -> None:
@@ -115,6 +118,16 @@ def test_stop_all_stops_in_reverse_order_and_only_what_started() -> None:
     supervisor.start_one(services[1])
     supervisor.stop_all()
     assert log == ["start db", "start broker", "stop broker", "stop db"]
+
+
+def test_tiers_are_asked_to_stop_together_before_anything_waits() -> None:
+    log: list[str] = []
+    db, worker, web = (FakeService(name, log) for name in ("db", "worker", "web"))
+    supervisor = Supervisor([db, worker, web])
+    supervisor.start_all()
+    log.clear()
+    supervisor.stop_all(together=[worker, web])
+    assert log == ["ask worker", "ask web", "stop web", "stop worker", "stop db"]
 
 
 def test_a_service_not_yet_started_is_not_restarted() -> None:
