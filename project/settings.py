@@ -10,7 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project import embedded
+from project import embedded, queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's database outage first.
+    "project.outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -207,11 +209,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("INGEST_TIME_LIMIT_S", 1800)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 30)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# CPU-bound extraction and network-bound API calls wait in separate queues, so a
-# slow Files API never holds up extraction and a huge PDF never starves uploads.
-CPU_QUEUE = "ingest_cpu"
-IO_QUEUE = "ingest_io"
-CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Extraction and outside-API calls wait in separate queues (project/queues.py).
+CPU_QUEUE = queues.CPU_QUEUE
+IO_QUEUE = queues.IO_QUEUE
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {
     "documents.tasks.ingest_task": {"queue": CPU_QUEUE},
     "documents.tasks.ingest_index_task": {"queue": IO_QUEUE},
@@ -219,15 +220,28 @@ CELERY_TASK_ROUTES = {
     "documents.tasks.files_reconcile_task": {"queue": IO_QUEUE},
     "documents.tasks.embeddings_build_task": {"queue": IO_QUEUE},
 }
-CELERY_QUEUES_ALL = f"celery,{CPU_QUEUE},{IO_QUEUE}"
+CELERY_QUEUES_ALL = queues.ALL_QUEUES
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A publish must fail fast when the broker is down, so an upload is never held
 # hostage by the queue; the sweeper re-queues what could not be sent.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0.2}
+# The longest countdown before a task's retry (retry_backoff_max in documents/tasks.py).
+TASK_RETRY_BACKOFF_MAX_S = 300
+# Tasks are acknowledged when they end (acks_late), so the message of a worker that
+# died stays reserved in Redis until this visibility timeout and then goes back to
+# its queue. It must outlast the longest task (the hard time limit) and the longest
+# retry countdown (a worker holds a countdown's message unacknowledged), or a slow
+# task would be handed to a second worker while the first still runs it.
+REDELIVERY_AFTER_S = CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX_S + 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "visibility_timeout": REDELIVERY_AFTER_S,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-documents": {
         "task": "documents.tasks.requeue_stale_task",
-        "schedule": 60.0,
+        "schedule": float(env_int("REQUEUE_STALE_EVERY_S", 30)),
     },
     "drain-remote-file-tombstones": {
         "task": "documents.tasks.drain_tombstones_task",
@@ -244,7 +258,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
-STALE_PROCESSING_MINUTES = env_int("STALE_PROCESSING_MINUTES", 30)
+# The sweep (documents/sweeper.py) does not wait REDELIVERY_AFTER_S: a document
+# queued, or processing with no worker holding its lock, that has not moved for this
+# long is sent again (TASK_RETRY_BACKOFF_MAX_S more while it waits for a retry).
+STALE_DOCUMENT_S = env_int("STALE_DOCUMENT_S", 90)
 
 # Outside APIs. Without keys Cairn runs offline (extractive answers, offline embedder).
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")

@@ -17,6 +17,9 @@ api_v1 = [
     path("docs", openapi.docs_page, name="api-docs"),
 ]
 
+# A database outage anywhere is a 503; other API errors stay JSON.
+handler500 = "project.outage.server_error"
+
 urlpatterns = [
     path("", lambda request: redirect("documents:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
