@@ -21,6 +21,7 @@ from documents import queue
 from documents.ingestion import extraction
 from documents.ingestion.extraction import display_name
 from documents.models import Document, Membership, Workspace
+from documents.page_images import page_images_delete
 from documents.remote.files import remote_file_release
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ def document_retry(*, document: Document) -> None:
 
 def document_delete(*, document: Document) -> None:
     """Delete a document, its chunks, its original and its remote file."""
+    # delete() clears the primary key; the cached page images are named by it.
+    document_id = document.id
     with transaction.atomic():
         if document.file_id:
             # Owed, not a bare call: the delete stays owed if the Files API is
@@ -143,6 +146,7 @@ def document_delete(*, document: Document) -> None:
             )
         document.delete()
     document.original.delete(save=False)
+    page_images_delete(document_id=document_id)
 
 
 def requeue_stale() -> int:
