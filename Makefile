@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-reliability lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -31,6 +31,14 @@ lint: $(VENV)/.dev
 test: lint
 	@scripts/install-chromium || echo "warning: the browser tests need /usr/bin/chromium"
 	$(BIN)/python -m pytest
+
+# Issue 16's hostile inputs at full size (a 1.1 GB DOCX bomb, 200,000 nested
+# divs, ...), generated on the fly; prints peak RSS per case, also kept in
+# var/test/reliability-report.txt. `python -m tests.reliability.corpus DIR --full`
+# writes the files themselves.
+test-reliability: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/reliability -m "reliability or not reliability"
+	@cat var/test/reliability-report.txt
 
 $(VENV)/.bench: requirements-bench.txt requirements-bench-nodeps.txt $(VENV)/.dev
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt

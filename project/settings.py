@@ -302,9 +302,10 @@ FILES_API_PAUSE_MINUTES = env_int("FILES_API_PAUSE_MINUTES", 60)
 # a child process limited to EXTRACT_MEMORY_MB of address space and
 # EXTRACT_TIME_LIMIT_S seconds, and each format checks its own limits before
 # parsing, so a hostile file fails its own document and nothing else.
-EXTRACT_MEMORY_MB = env_int("EXTRACT_MEMORY_MB", 1024)
+# Address space bounds resident memory, so the child never passes 480 MB.
+EXTRACT_MEMORY_MB = env_int("EXTRACT_MEMORY_MB", 480)
 EXTRACT_TIME_LIMIT_S = env_int("EXTRACT_TIME_LIMIT_S", 300)
-EXTRACT_MAX_CHARS = env_int("EXTRACT_MAX_CHARS", 20_000_000)
+EXTRACT_MAX_CHARS = env_int("EXTRACT_MAX_CHARS", 60_000_000)
 PDF_MAX_PAGES = env_int("PDF_MAX_PAGES", 2000)
 PDF_MAX_PAGE_CHARS = env_int("PDF_MAX_PAGE_CHARS", 200_000)
 PDF_MAX_STREAM_MB = env_int("PDF_MAX_STREAM_MB", 32)
@@ -315,7 +316,7 @@ HTML_MAX_DEPTH = env_int("HTML_MAX_DEPTH", 512)
 # The citation panel's page images: at most this many pixels, cached as PNG.
 PAGE_IMAGE_MAX_PIXELS = env_int("PAGE_IMAGE_MAX_PIXELS", 4_000_000)
 # More passages than this fail the document: each one costs an embedding.
-MAX_CHUNKS_PER_DOCUMENT = env_int("MAX_CHUNKS_PER_DOCUMENT", 20_000)
+MAX_CHUNKS_PER_DOCUMENT = env_int("MAX_CHUNKS_PER_DOCUMENT", 50_000)
 CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
 SEARCH_TOP_K = env_int("SEARCH_TOP_K", 8)

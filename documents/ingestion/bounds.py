@@ -16,10 +16,10 @@ class Bounds:
     """Limits on one document's extraction; defaults are the settings' defaults."""
 
     # The child process: address space and wall-clock (and CPU) seconds.
-    memory_mb: int = 1024
+    memory_mb: int = 480
     time_s: int = 300
     # Text of any format, after extraction.
-    max_chars: int = 20_000_000
+    max_chars: int = 60_000_000
     # PDF: pages, characters on one page, and the inflated size of one stream
     # (content, font or object stream; images are decoded only when rendered).
     pdf_max_pages: int = 2000

@@ -36,7 +36,9 @@ def check_streams(data: bytes, *, max_bytes: int) -> None:
         match = _STREAM.search(data, position)
         if match is None:
             return
-        head_start = data.rfind(b"obj", max(0, match.start() - _DICT_LOOKBACK))
+        head_start = data.rfind(
+            b"obj", max(0, match.start() - _DICT_LOOKBACK), match.start()
+        )
         head = data[max(head_start, 0) : match.start()]
         position = match.end()
         if b"/Image" in head or not _FLATE_FIRST.search(head):

@@ -57,6 +57,11 @@ class ChildRun:
         return not self.error
 
 
+def child_environment() -> dict[str, str]:
+    """The child's environment: locale and paths only, never the worker's secrets."""
+    return {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+
+
 def extract_bounded(
     source: Source,
     mime_type: str,
@@ -94,7 +99,7 @@ def run_child(
     """Run one job in the child process and wait for it within the time limit."""
     argument = json.dumps(job | {"bounds": bounds.to_json()})
     command = [sys.executable, "-E", "-s", "-m", child.__name__, argument]
-    env = {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    env = child_environment()
     with (
         _stdin_for(source) as stdin,
         tempfile.TemporaryFile() as stdout,
@@ -129,10 +134,11 @@ def run_child(
     level = logging.WARNING if run.error else logging.INFO
     log.log(
         level,
-        "%s child: %.1fs, peak RSS %.0f MB%s",
+        "%s child: %.1fs, peak RSS %.0f MB, exit %s%s",
         job["kind"],
         seconds,
         run.peak_rss_mb,
+        _exit_name(status),
         f", failed: {run.error}" if run.error else "",
     )
     if run.header.get("crash") or (run.error and tail):
@@ -207,6 +213,12 @@ def _relay(
     return seen + len(complete), tail
 
 
+def _exit_name(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return signal.Signals(os.WTERMSIG(status)).name
+    return str(os.WEXITSTATUS(status))
+
+
 def _failure(
     header: dict[str, Any], status: int, timed_out: bool, bounds: Bounds
 ) -> str:
@@ -236,10 +248,10 @@ def _failure(
         if number == signal.SIGKILL:
             # Not ours (timeouts are handled above): the kernel's OOM killer.
             return too_big
-        name = signal.Signals(number).name
+        # (The log line names the signal; people get what it means for them.)
         return (
-            f"Reading this file stopped the extractor ({name}): the file may be "
-            f"damaged, or need more than the {bounds.memory_mb} MB of memory one "
-            "document may use."
+            "Reading this file stopped the extractor: the file may be damaged, or "
+            f"need more than the {bounds.memory_mb} MB of memory one document may "
+            "use."
         )
     return f"Extraction failed unexpectedly (exit status {os.WEXITSTATUS(status)})."
