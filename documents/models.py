@@ -90,6 +90,9 @@ class Invitation(models.Model):
         return f"{self.email} to {self.workspace} ({self.role})"
 
 
+UNIQUE_UPLOAD = "document_unique_upload_per_workspace"
+
+
 class Document(models.Model):
     """An uploaded file and the state of its ingestion."""
 
@@ -148,6 +151,17 @@ class Document(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created"]),
             GinIndex(fields=["tags"], name="document_tags_gin"),
+        ]
+        constraints = [
+            # One upload of the same bytes per workspace, decided by the database:
+            # a check before the insert lets concurrent uploads all pass it.
+            # URL documents are keyed by their URL instead (their sha256 is empty
+            # until fetched, and two URLs may serve the same bytes).
+            models.UniqueConstraint(
+                fields=["workspace", "sha256"],
+                condition=models.Q(source_url=""),
+                name=UNIQUE_UPLOAD,
+            )
         ]
 
     def __str__(self) -> str:

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from documents import queue
 from documents.ingestion import extraction
 from documents.ingestion.extraction import display_name
-from documents.models import Document, Membership, Workspace
+from documents.models import UNIQUE_UPLOAD, Document, Membership, Workspace
+from documents.page_images import page_images_delete
 from documents.remote.files import remote_file_release
 
 if TYPE_CHECKING:
@@ -104,21 +105,37 @@ def document_create(
     suffix = (
         PurePath(name).suffix.lower()[:10] if PurePath(name).suffix.isascii() else ""
     )
-    with transaction.atomic():
-        document = Document(
-            workspace=workspace,
-            uploader=uploader,
-            original_name=name,
-            title=PurePath(name).stem[:255] or name,
-            mime_type=mime_type,
-            sha256=sha256,
-            size=size,
+    document = Document(
+        workspace=workspace,
+        uploader=uploader,
+        original_name=name,
+        title=PurePath(name).stem[:255] or name,
+        mime_type=mime_type,
+        sha256=sha256,
+        size=size,
+    )
+    # The stored name is ours, never the client's: no path tricks reach storage.
+    document.original.save(f"{document.id}{suffix}", upload, save=False)
+    try:
+        with transaction.atomic():
+            document.save()
+            queue.send_on_commit(queue.INGEST, str(document.id))
+    except IntegrityError as exc:
+        # Two uploads of the same bytes raced past the check above; the unique
+        # constraint let one in, and this one is answered as its duplicate.
+        document.original.delete(save=False)
+        if not _is_violation_of(exc, UNIQUE_UPLOAD):
+            raise
+        existing = Document.objects.get(
+            workspace=workspace, sha256=sha256, source_url=""
         )
-        # The stored name is ours, never the client's: no path tricks reach storage.
-        document.original.save(f"{document.id}{suffix}", upload, save=False)
-        document.save()
-        queue.send_on_commit(queue.INGEST, str(document.id))
+        return Created(document=existing, duplicate=True)
     return Created(document=document, duplicate=False)
+
+
+def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
 
 
 def document_retry(*, document: Document) -> None:
@@ -132,6 +149,8 @@ def document_retry(*, document: Document) -> None:
 
 def document_delete(*, document: Document) -> None:
     """Delete a document, its chunks, its original and its remote file."""
+    # delete() clears the primary key; the cached page images are named by it.
+    document_id = document.id
     with transaction.atomic():
         if document.file_id:
             # Owed, not a bare call: the delete stays owed if the Files API is
@@ -141,6 +160,7 @@ def document_delete(*, document: Document) -> None:
             )
         document.delete()
     document.original.delete(save=False)
+    page_images_delete(document_id=document_id)
 
 
 # Tags ---------------------------------------------------------------------------

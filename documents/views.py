@@ -16,7 +16,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from documents import selectors, services
+from documents import page_images, selectors, services
 from documents.api import DocumentList, DocumentOut
 from documents.ingestion import extraction
 from documents.models import Document
@@ -147,12 +147,13 @@ def document_page_png(
     )
     if not document.is_pdf:
         raise Http404("Only PDFs have pages.")
-    with document.original.open("rb") as handle:
-        data = handle.read()
+    # Only pages extraction counted: a PDF that failed its bounds is not drawn.
+    if not document.pages or not 1 <= number <= document.pages:
+        raise Http404("No such page.")
     try:
-        png = extraction.render_pdf_page(data, number)
-    except (IndexError, ValueError) as exc:
-        raise Http404("No such page.") from exc
+        png = page_images.page_image(document=document, number=number)
+    except extraction.ExtractionError as exc:
+        return HttpResponse(str(exc), status=422, content_type="text/plain")
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response

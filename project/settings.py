@@ -123,6 +123,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every error under /api/v1/ leaves as the API's JSON body.
+    "project.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -315,6 +317,25 @@ FILES_API_BACKOFF_MAX_S = float(env_str("FILES_API_BACKOFF_MAX_S", "60"))
 # After a storage-full refusal, uploads pause this long (or until reconcile frees).
 FILES_API_PAUSE_MINUTES = env_int("FILES_API_PAUSE_MINUTES", 60)
 
+# Bounded work per document (documents/ingestion/bounds.py): extraction runs in
+# a child process limited to EXTRACT_MEMORY_MB of address space and
+# EXTRACT_TIME_LIMIT_S seconds, and each format checks its own limits before
+# parsing, so a hostile file fails its own document and nothing else.
+# Address space bounds resident memory, so the child never passes 480 MB.
+EXTRACT_MEMORY_MB = env_int("EXTRACT_MEMORY_MB", 480)
+EXTRACT_TIME_LIMIT_S = env_int("EXTRACT_TIME_LIMIT_S", 300)
+EXTRACT_MAX_CHARS = env_int("EXTRACT_MAX_CHARS", 60_000_000)
+PDF_MAX_PAGES = env_int("PDF_MAX_PAGES", 2000)
+PDF_MAX_PAGE_CHARS = env_int("PDF_MAX_PAGE_CHARS", 200_000)
+PDF_MAX_STREAM_MB = env_int("PDF_MAX_STREAM_MB", 32)
+DOCX_MAX_INFLATED_MB = env_int("DOCX_MAX_INFLATED_MB", 256)
+DOCX_MAX_XML_MB = env_int("DOCX_MAX_XML_MB", 32)
+DOCX_MAX_XML_DEPTH = env_int("DOCX_MAX_XML_DEPTH", 128)
+HTML_MAX_DEPTH = env_int("HTML_MAX_DEPTH", 512)
+# The citation panel's page images: at most this many pixels, cached as PNG.
+PAGE_IMAGE_MAX_PIXELS = env_int("PAGE_IMAGE_MAX_PIXELS", 4_000_000)
+# More passages than this fail the document: each one costs an embedding.
+MAX_CHUNKS_PER_DOCUMENT = env_int("MAX_CHUNKS_PER_DOCUMENT", 50_000)
 CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
 SEARCH_TOP_K = env_int("SEARCH_TOP_K", 8)

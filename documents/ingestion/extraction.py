@@ -10,7 +10,9 @@ from typing import Any
 
 import charset_normalizer
 
-from documents.ingestion import formats
+from documents.ingestion import formats, pdf
+from documents.ingestion.bounds import Bounds
+from documents.ingestion.html_text import bom_encoding, html_to_text
 
 PDF = "application/pdf"
 TEXT = "text/plain"
@@ -89,6 +91,9 @@ def detect_mime_type(filename: str, head: bytes) -> str:
         return DOCX
     if extension == ".docx":
         raise ExtractionError("The file is named .docx but is not a Word document.")
+    wide = _wide_text_head(head)
+    if wide is not None:
+        return _detect_text(extension, wide)
     if extension == ".doc" or head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ExtractionError(
             "Old Word (.doc) and Office binary files are not supported; "
@@ -99,6 +104,37 @@ def detect_mime_type(filename: str, head: bytes) -> str:
             f"Unsupported file type: this looks like a binary file. "
             f"Cairn reads {SUPPORTED_DESCRIPTION}."
         )
+    return _detect_text(extension, head)
+
+
+def _wide_text_head(head: bytes) -> bytes | None:
+    """The start of UTF-16 or UTF-32 text with a byte-order mark, as UTF-8.
+
+    Such text is full of NUL bytes, so the binary check would refuse it; its
+    mark says it is text, believed only when the start decodes cleanly.
+    """
+    bom = bom_encoding(head)
+    if bom is None or bom[0] == "utf-8":
+        return None
+    encoding, skip = bom
+    width = 4 if "32" in encoding else 2
+    sample = head[skip : skip + 1024]
+    sample = sample[: len(sample) - len(sample) % width]
+    # The sample may end inside a UTF-16 surrogate pair: allow one unit less.
+    for end in (len(sample), len(sample) - 2):
+        try:
+            text = sample[: max(end, 0)].decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return None
+    if _CONTROL.search(text) or "\x00" in text:
+        return None
+    return text.encode()
+
+
+def _detect_text(extension: str, head: bytes) -> str:
     if formats.looks_like_html(head):
         return HTML
     if extension in TEXT_EXTENSIONS:
@@ -115,32 +151,54 @@ def extract(
     mime_type: str,
     *,
     on_page: Callable[[int, int], None] | None = None,
+    bounds: Bounds | None = None,
 ) -> Extracted:
-    """Extract the text of a file whose type detect_mime_type returned."""
-    if mime_type == PDF:
-        return _extract_pdf(data, on_page=on_page)
-    if mime_type in (TEXT, MARKDOWN, CSV):
-        return Extracted(text=decode_text(data), mime_type=mime_type)
-    if mime_type == DOCX:
-        return _extracted(_from_format(formats.docx_text, data), mime_type)
-    if mime_type == HTML:
-        from documents.ingestion.html_text import html_to_text
+    """Extract the text of a file whose type detect_mime_type returned.
 
-        return _extracted(_from_format(html_to_text, data), mime_type)
+    Every format keeps within `bounds` (pages, sizes, nesting), failing with a
+    reason a person can read; the worker also runs this in a limited child
+    process (documents.ingestion.sandbox) for whatever a bound cannot foresee.
+    """
+    bounds = bounds or Bounds()
+    if mime_type == PDF:
+        text, page_starts = _from_format(
+            lambda: pdf.pdf_text(
+                data, bounds=bounds, normalise=normalise, on_page=on_page
+            )
+        )
+        if not text.strip():
+            raise ExtractionError(
+                "The PDF has no text layer (it may be scanned images); "
+                "run it through OCR and upload the result."
+            )
+        return Extracted(text=text, mime_type=PDF, page_starts=page_starts)
+    if mime_type in (TEXT, MARKDOWN, CSV):
+        return _extracted(decode_text(data), mime_type, bounds)
+    if mime_type == DOCX:
+        text = _from_format(lambda: formats.docx_text(data, bounds))
+        return _extracted(text, mime_type, bounds)
+    if mime_type == HTML:
+        text = _from_format(lambda: html_to_text(data, max_depth=bounds.html_max_depth))
+        return _extracted(text, mime_type, bounds)
     raise ExtractionError(f"Unsupported file type {mime_type}.")
 
 
-def _from_format(reader: Callable[[Any], str], source: Any) -> str:
+def _from_format(read: Callable[[], Any]) -> Any:
     try:
-        return reader(source)
+        return read()
     except formats.FormatError as exc:
         raise ExtractionError(str(exc)) from exc
 
 
-def _extracted(text: str, mime_type: str) -> Extracted:
+def _extracted(text: str, mime_type: str, bounds: Bounds) -> Extracted:
     text = normalise(text)
     if not text.strip():
         raise ExtractionError("The file has no text.")
+    if len(text) > bounds.max_chars:
+        raise ExtractionError(
+            f"The file holds {len(text):,} characters of text; Cairn reads at most "
+            f"{bounds.max_chars:,} per document. Split it into smaller files."
+        )
     return Extracted(text=text, mime_type=mime_type)
 
 
@@ -148,8 +206,10 @@ def decode_text(data: bytes) -> str:
     """Decode text of any common encoding into normalised str."""
     if not data.strip():
         raise ExtractionError("The file is empty.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        text = data[3:].decode("utf-8", errors="replace")
+    bom = bom_encoding(data)
+    if bom is not None:
+        encoding, skip = bom
+        text = data[skip:].decode(encoding, errors="replace")
     else:
         try:
             text = data.decode("utf-8")
@@ -185,69 +245,3 @@ def normalise(text: str) -> str:
     """Unify newlines and drop control characters, so offsets stay stable."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n")
     return _CONTROL.sub("", text)
-
-
-def _extract_pdf(
-    data: bytes, *, on_page: Callable[[int, int], None] | None
-) -> Extracted:
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        reason = str(exc).lower()
-        if "password" in reason:
-            raise ExtractionError(
-                "The PDF is encrypted with a password; upload an unlocked copy."
-            ) from exc
-        raise ExtractionError(
-            f"The PDF is damaged and cannot be read ({exc})."
-        ) from exc
-    try:
-        total = len(pdf)
-        if total == 0:
-            raise ExtractionError("The PDF has no pages.")
-        parts: list[str] = []
-        page_starts: list[int] = []
-        offset = 0
-        for index in range(total):
-            page = pdf[index]
-            textpage = page.get_textpage()
-            page_text = normalise(textpage.get_text_range()).strip("\n")
-            textpage.close()
-            page.close()
-            if index:
-                parts.append("\n\n")
-                offset += 2
-            page_starts.append(offset)
-            parts.append(page_text)
-            offset += len(page_text)
-            if on_page is not None:
-                on_page(index + 1, total)
-    finally:
-        pdf.close()
-    text = "".join(parts)
-    if not text.strip():
-        raise ExtractionError(
-            "The PDF has no text layer (it may be scanned images); "
-            "run it through OCR and upload the result."
-        )
-    return Extracted(text=text, mime_type=PDF, page_starts=page_starts)
-
-
-def render_pdf_page(data: bytes, page_number: int, *, scale: float = 1.5) -> bytes:
-    """Render one page (1-based) of a PDF to PNG bytes."""
-    import io
-
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        if not 1 <= page_number <= len(pdf):
-            raise IndexError(page_number)
-        bitmap = pdf[page_number - 1].render(scale=scale)
-        buffer = io.BytesIO()
-        bitmap.to_pil().save(buffer, format="PNG")
-        return buffer.getvalue()
-    finally:
-        pdf.close()

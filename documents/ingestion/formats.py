@@ -16,6 +16,9 @@ import re
 import zipfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from xml.parsers import expat
+
+from documents.ingestion.bounds import Bounds
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborNode
@@ -49,16 +52,19 @@ def is_docx(data: bytes) -> bool:
         return False
 
 
-def docx_text(data: bytes) -> str:
+def docx_text(data: bytes, bounds: Bounds | None = None) -> str:
     """Headings, paragraphs and tables of a DOCX body, in document order."""
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    docx_check(data, bounds or Bounds())
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several unrelated types
-        raise FormatError(f"The Word document is damaged ({exc}).") from exc
+        raise FormatError(
+            "The Word document is damaged: its parts cannot be read."
+        ) from exc
     blocks: list[str] = []
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
@@ -70,6 +76,99 @@ def docx_text(data: bytes) -> str:
         elif isinstance(item, Table):
             blocks.extend(_docx_table(item))
     return "\n\n".join(blocks)
+
+
+_DOCX_MAX_PARTS = 10_000
+
+
+def docx_check(data: bytes, bounds: Bounds) -> None:
+    """Refuse a DOCX whose parts inflate too far or nest too deep, before parsing.
+
+    The sizes are the ones the zip declares; Python's zipfile never inflates a
+    member past its declared size (a lie about it fails the CRC check), and
+    python-docx reads members through it, so they bound what parsing gets.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise FormatError("The Word document is damaged (not a zip archive).") from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > _DOCX_MAX_PARTS:
+            raise FormatError(
+                f"The Word document has {len(members):,} parts; "
+                f"Cairn reads documents of at most {_DOCX_MAX_PARTS:,}."
+            )
+        inflated = sum(member.file_size for member in members)
+        if inflated > bounds.docx_max_inflated_mb * 1048576:
+            raise FormatError(
+                f"The Word document inflates to {inflated / 1048576:,.0f} MB; Cairn "
+                f"reads documents of at most {bounds.docx_max_inflated_mb} MB "
+                "uncompressed (this may be a zip bomb)."
+            )
+        for member in members:
+            if member.filename.lower().endswith((".xml", ".rels")):
+                _docx_check_xml(archive, member, bounds)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _HasDoctype(Exception):
+    pass
+
+
+def _docx_check_xml(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, bounds: Bounds
+) -> None:
+    """Stream one XML part through expat, counting depth; nothing is kept."""
+    name = member.filename
+    if member.file_size > bounds.docx_max_xml_mb * 1048576:
+        raise FormatError(
+            f"The Word document's part {name} is "
+            f"{member.file_size / 1048576:,.0f} MB of XML; Cairn reads parts of at "
+            f"most {bounds.docx_max_xml_mb} MB."
+        )
+    parser = expat.ParserCreate()
+    depth = 0
+
+    def start(tag: str, attributes: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > bounds.docx_max_xml_depth:
+            raise _TooDeep
+
+    def end(tag: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def doctype(*args: Any) -> None:
+        raise _HasDoctype
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    # Office XML never declares a DTD; one here can only carry entity tricks.
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        with archive.open(member) as stream:
+            while block := stream.read(1 << 16):
+                parser.Parse(block, False)
+            parser.Parse(b"", True)
+    except _TooDeep:
+        raise FormatError(
+            f"The Word document's XML ({name}) nests elements more than "
+            f"{bounds.docx_max_xml_depth} levels deep; Cairn does not read it."
+        ) from None
+    except _HasDoctype:
+        raise FormatError(
+            f"The Word document's XML ({name}) declares a DTD, which Word never "
+            "writes; Cairn does not read it."
+        ) from None
+    except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise FormatError(
+            f"The Word document is damaged: {name} cannot be read."
+        ) from exc
 
 
 def _docx_heading_level(paragraph: Any) -> int:
@@ -121,11 +220,49 @@ def looks_like_html(head: bytes) -> bool:
     )
 
 
-def html_text(markup: str) -> str:
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+# Elements that never nest (void), or that the next sibling closes.
+_HTML_FLAT = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+     "param", "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th",
+     "option", "optgroup", "rb", "rt", "rp", "thead", "tbody", "tfoot", "colgroup"}
+)  # fmt: skip
+
+
+def flatten_deep(markup: str, max_depth: int) -> str:
+    """Drop the tags of elements nested deeper than max_depth; their text stays.
+
+    An HTML5 tree builder walks its stack of open elements for many start tags,
+    so 200,000 nested <div>s cost Lexbor minutes (quadratic); browsers cap the
+    depth too (Blink at 512). The count is an estimate, which is all a bound
+    needs: tags that close themselves or never nest are not counted.
+    """
+    if markup.count("<") <= max_depth:
+        return markup
+    depth = 0
+
+    def visit(match: re.Match[str]) -> str:
+        nonlocal depth
+        closing, name, self_closing = match.groups()
+        if self_closing or name.lower() in _HTML_FLAT:
+            return match.group()
+        if closing:
+            depth -= 1
+            if depth >= max_depth:
+                return " "
+            depth = max(depth, 0)
+            return match.group()
+        depth += 1
+        return " " if depth > max_depth else match.group()
+
+    return _TAG.sub(visit, markup)
+
+
+def html_text(markup: str, *, max_depth: int = 512) -> str:
     """The main content of an HTML page as text: headings, paragraphs, tables."""
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(markup)
+    tree = LexborHTMLParser(flatten_deep(markup, max_depth))
     for node in tree.css(_HTML_DROP):
         node.decompose()
     root = None
@@ -142,16 +279,29 @@ def html_text(markup: str) -> str:
     return "\n\n".join(block for block in blocks if block)
 
 
-def _html_blocks(node: LexborNode, blocks: list[str]) -> None:
-    """Walk the tree, emitting one text block per heading, paragraph and table."""
-    for child in node.iter(include_text=True):
+def _html_blocks(root: LexborNode, blocks: list[str]) -> None:
+    """Walk the tree, emitting one text block per heading, paragraph and table.
+
+    An explicit stack, not recursion: how deep a page nests never matters. A
+    string on the stack is a block to emit once the element before it is done.
+    """
+    stack: list[Iterator[LexborNode] | str] = [root.iter(include_text=True)]
+    while stack:
+        top = stack[-1]
+        if isinstance(top, str):
+            stack.pop()
+            blocks.append(top)
+            continue
+        child = next(top, None)
+        if child is None:
+            stack.pop()
+            continue
         tag = child.tag
         if tag == "-text":
             text = _html_clean(child.text(deep=False) or "")
             if text:
                 _append_inline(blocks, text)
-            continue
-        if tag in _HTML_HEADING:
+        elif tag in _HTML_HEADING:
             text = _html_clean(child.text(separator=" "))
             if text:
                 blocks.append(f"{'#' * _HTML_HEADING[tag]} {text}")
@@ -164,14 +314,12 @@ def _html_blocks(node: LexborNode, blocks: list[str]) -> None:
         elif tag == "li":
             # A list item keeps its bullet, so the text reads as the list it was.
             blocks.append("-")
-            _html_blocks(child, blocks)
-            blocks.append("")
+            stack += ["", child.iter(include_text=True)]
         elif tag in _HTML_BLOCK or tag in ("ul", "ol", "dl"):
             blocks.append("")
-            _html_blocks(child, blocks)
-            blocks.append("")
+            stack += ["", child.iter(include_text=True)]
         else:
-            _html_blocks(child, blocks)
+            stack.append(child.iter(include_text=True))
 
 
 def _append_inline(blocks: list[str], text: str) -> None:

@@ -16,9 +16,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from documents.ingestion import bulk, chunking, extraction, formats, spaces
+from documents.ingestion import bounds, bulk, chunking, extraction, formats, spaces
 from documents.ingestion.fetch import fetch_snapshot
 from documents.ingestion.locks import document_lock
+from documents.ingestion.sandbox import extract_bounded
 from documents.models import Chunk, Document, EmbeddingSpace
 from documents.remote.errors import TransientError, transient
 from documents.remote.files import document_upload
@@ -127,13 +128,17 @@ def _extract(document: Document) -> extraction.Extracted:
         # A URL document's first run fetches its snapshot, then ingests it.
         fetch_snapshot(document)
     progress("extracting", force=True)
+    # In a child process under memory and time limits: a hostile file fails
+    # this document, never the worker.
     with document.original.open("rb") as handle:
-        data = handle.read()
-    extracted = extraction.extract(
-        data,
-        document.mime_type,
-        on_page=lambda done, total: progress("extracting", done, total, unit="page"),
-    )
+        extracted = extract_bounded(
+            handle,
+            document.mime_type,
+            bounds=bounds.from_settings(),
+            on_page=lambda done, total: progress(
+                "extracting", done, total, unit="page"
+            ),
+        )
     document.text = extracted.text
     document.page_starts = extracted.page_starts
     document.pages = extracted.pages
@@ -198,17 +203,27 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
 def chunk_extracted(extracted: extraction.Extracted) -> list[chunking.ChunkSpec]:
     """Chunk extracted text the way its format wants, sized by settings."""
     if extracted.mime_type == extraction.CSV:
-        return chunking.chunk_rows(
+        specs = chunking.chunk_rows(
             extracted.text,
             formats.csv_row_ends(extracted.text),
             max_tokens=settings.CHUNK_TOKENS,
         )
-    return chunking.chunk_text(
-        extracted.text,
-        extracted.page_starts,
-        max_tokens=settings.CHUNK_TOKENS,
-        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
-    )
+    else:
+        specs = chunking.chunk_text(
+            extracted.text,
+            extracted.page_starts,
+            max_tokens=settings.CHUNK_TOKENS,
+            overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+        )
+    if len(specs) > settings.MAX_CHUNKS_PER_DOCUMENT:
+        # Each passage costs an embedding and a row; 100,000 one-line sections
+        # would take the embedder for an hour and flood retrieval.
+        raise extraction.ExtractionError(
+            f"The document cuts into {len(specs):,} passages; Cairn indexes at most "
+            f"{settings.MAX_CHUNKS_PER_DOCUMENT:,} per document. Split it into "
+            "smaller files, or use fewer, longer sections."
+        )
+    return specs
 
 
 def _upload_once(document: Document) -> None:

@@ -97,3 +97,26 @@ def test_crlf_newlines_are_normalised() -> None:
 def test_an_empty_text_file_fails() -> None:
     with pytest.raises(extraction.ExtractionError, match="empty"):
         extraction.extract(b"   \n", extraction.TEXT)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_text_with_a_byte_order_mark_is_text_not_binary(encoding: str) -> None:
+    original = "Notes: Café crème, 東京.\r\nSecond line.\n"
+    data = original.encode(encoding)
+    if not encoding.endswith(("16", "32")):
+        data = ("\ufeff" + original).encode(encoding)
+    assert extraction.detect_mime_type("notes.txt", data) == extraction.TEXT
+    assert extraction.detect_mime_type("notes.md", data) == extraction.MARKDOWN
+    text = extraction.extract(data, extraction.TEXT).text
+    assert text == "Notes: Café crème, 東京.\nSecond line.\n"
+
+
+def test_html_in_utf16_is_detected_as_html() -> None:
+    data = "<!DOCTYPE html><html><body><p>Grüße</p></body></html>".encode("utf-16")
+    assert extraction.detect_mime_type("page", data) == extraction.HTML
+    assert extraction.extract(data, extraction.HTML).text == "Grüße"
+
+
+def test_binary_that_starts_like_a_byte_order_mark_is_still_refused() -> None:
+    with pytest.raises(extraction.ExtractionError, match="binary"):
+        extraction.detect_mime_type("x.txt", b"\xff\xfe" + bytes(range(256)) * 4)

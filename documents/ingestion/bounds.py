@@ -1,0 +1,72 @@
+"""How much work one document may cost: the limits extraction enforces.
+
+A plain dataclass, so the extraction child process (documents.ingestion.child)
+gets the limits without importing Django; `from_settings` reads them in the
+worker or the web process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Limits on one document's extraction; defaults are the settings' defaults."""
+
+    # The child process: address space and wall-clock (and CPU) seconds.
+    memory_mb: int = 480
+    time_s: int = 300
+    # Text of any format, after extraction.
+    max_chars: int = 60_000_000
+    # PDF: pages, characters on one page, and the inflated size of one stream
+    # (content, font or object stream; images are decoded only when rendered).
+    pdf_max_pages: int = 2000
+    pdf_max_page_chars: int = 200_000
+    pdf_max_stream_mb: int = 32
+    # DOCX: the archive's inflated size, one XML part's size, and XML nesting.
+    docx_max_inflated_mb: int = 256
+    docx_max_xml_mb: int = 32
+    docx_max_xml_depth: int = 128
+    # HTML: elements nested deeper than this are flattened before parsing.
+    html_max_depth: int = 512
+    # A rendered PDF page image: at most this many pixels.
+    render_max_pixels: int = 4_000_000
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Bounds:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in data.items() if k in known})
+
+
+# Setting name for each bound; every one is an integer environment variable.
+SETTINGS = {
+    "memory_mb": "EXTRACT_MEMORY_MB",
+    "time_s": "EXTRACT_TIME_LIMIT_S",
+    "max_chars": "EXTRACT_MAX_CHARS",
+    "pdf_max_pages": "PDF_MAX_PAGES",
+    "pdf_max_page_chars": "PDF_MAX_PAGE_CHARS",
+    "pdf_max_stream_mb": "PDF_MAX_STREAM_MB",
+    "docx_max_inflated_mb": "DOCX_MAX_INFLATED_MB",
+    "docx_max_xml_mb": "DOCX_MAX_XML_MB",
+    "docx_max_xml_depth": "DOCX_MAX_XML_DEPTH",
+    "html_max_depth": "HTML_MAX_DEPTH",
+    "render_max_pixels": "PAGE_IMAGE_MAX_PIXELS",
+}
+
+
+def from_settings() -> Bounds:
+    """The bounds configured in Django settings (defaults where a setting is unset)."""
+    from django.conf import settings
+
+    defaults = Bounds()
+    return Bounds(
+        **{
+            name: int(getattr(settings, setting, getattr(defaults, name)))
+            for name, setting in SETTINGS.items()
+        }
+    )

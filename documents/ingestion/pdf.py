@@ -1,0 +1,170 @@
+"""PDF text and page images through PDFium, within a document's bounds.
+
+PDFium inflates a page's content stream whole when the page loads, so a stream
+that inflates to a gigabyte costs a gigabyte: `check_streams` measures every
+compressed stream (streaming, nothing kept) before PDFium sees the file. Image
+streams are left out: text extraction never decodes them, and rendering runs in
+the limited child process at a bounded pixel size.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from documents.ingestion.bounds import Bounds
+from documents.ingestion.formats import FormatError
+
+_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+_FLATE_FIRST = re.compile(rb"/Filter\s*(?:\[\s*)?/(?:FlateDecode|Fl)\b")
+_DICT_LOOKBACK = 4096
+_INPUT_BLOCK = 1 << 16
+_OUTPUT_BLOCK = 1 << 20
+
+PageText = Callable[[int, int], None]
+
+
+def check_streams(data: bytes, *, max_bytes: int) -> None:
+    """Raise FormatError if any non-image Flate stream inflates past max_bytes."""
+    view = memoryview(data)
+    position = 0
+    while True:
+        match = _STREAM.search(data, position)
+        if match is None:
+            return
+        head_start = data.rfind(
+            b"obj", max(0, match.start() - _DICT_LOOKBACK), match.start()
+        )
+        head = data[max(head_start, 0) : match.start()]
+        position = match.end()
+        if b"/Image" in head or not _FLATE_FIRST.search(head):
+            continue
+        position += _inflated_size_within(view[position:], max_bytes)
+
+
+def _inflated_size_within(compressed: memoryview, max_bytes: int) -> int:
+    """Inflate a zlib stream without keeping it; return the input bytes it used.
+
+    Raises FormatError as soon as the output passes max_bytes. A damaged stream
+    ends the measurement quietly: PDFium decides what to make of it.
+    """
+    inflater = zlib.decompressobj()
+    total = 0
+    used = 0
+    while used < len(compressed) and not inflater.eof:
+        block = compressed[used : used + _INPUT_BLOCK]
+        used += len(block)
+        pending: bytes | memoryview = block
+        while pending and not inflater.eof:
+            try:
+                total += len(inflater.decompress(pending, _OUTPUT_BLOCK))
+            except zlib.error:
+                return used
+            if total > max_bytes:
+                raise FormatError(
+                    f"The PDF holds a stream that inflates to more than "
+                    f"{max_bytes // 1048576} MB; it may be damaged or built to "
+                    "exhaust the server, so Cairn does not read it."
+                )
+            pending = inflater.unconsumed_tail
+    return used - len(inflater.unused_data)
+
+
+def _open(data: bytes) -> Any:
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise FormatError(
+                "The PDF is encrypted with a password; upload an unlocked copy."
+            ) from exc
+        raise FormatError(
+            "The PDF is damaged and cannot be read (PDFium could not open it)."
+        ) from exc
+
+
+def pdf_text(
+    data: bytes,
+    *,
+    bounds: Bounds,
+    normalise: Callable[[str], str],
+    on_page: PageText | None = None,
+) -> tuple[str, list[int]]:
+    """The text of every page joined by blank lines, and where each page starts."""
+    check_streams(data, max_bytes=bounds.pdf_max_stream_mb * 1048576)
+    pdf = _open(data)
+    try:
+        total = len(pdf)
+        if total == 0:
+            raise FormatError("The PDF has no pages.")
+        if total > bounds.pdf_max_pages:
+            raise FormatError(
+                f"The PDF has {total:,} pages; Cairn reads at most "
+                f"{bounds.pdf_max_pages:,} pages per document. "
+                "Split it into smaller files."
+            )
+        parts: list[str] = []
+        page_starts: list[int] = []
+        offset = 0
+        for index in range(total):
+            page_text = normalise(_page_text(pdf, index, bounds)).strip("\n")
+            if index:
+                parts.append("\n\n")
+                offset += 2
+            page_starts.append(offset)
+            parts.append(page_text)
+            offset += len(page_text)
+            if offset > bounds.max_chars:
+                raise FormatError(
+                    f"The PDF holds more than {bounds.max_chars:,} characters of "
+                    "text; split it into smaller files."
+                )
+            if on_page is not None:
+                on_page(index + 1, total)
+    finally:
+        pdf.close()
+    return "".join(parts), page_starts
+
+
+def _page_text(pdf: Any, index: int, bounds: Bounds) -> str:
+    page = pdf[index]
+    textpage = page.get_textpage()
+    try:
+        count = textpage.count_chars()
+        if count > bounds.pdf_max_page_chars:
+            raise FormatError(
+                f"Page {index + 1} of the PDF holds {count:,} characters; Cairn "
+                f"reads at most {bounds.pdf_max_page_chars:,} per page."
+            )
+        return str(textpage.get_text_range())
+    finally:
+        textpage.close()
+        page.close()
+
+
+def render_page(
+    data: bytes, page_number: int, *, max_pixels: int, scale: float = 1.5
+) -> bytes:
+    """One page (1-based) as PNG, scaled down to fit within max_pixels."""
+    pdf = _open(data)
+    try:
+        if not 1 <= page_number <= len(pdf):
+            raise FormatError(f"The PDF has no page {page_number}.")
+        page = pdf[page_number - 1]
+        width, height = page.get_size()
+        area = max(width * height, 1.0)
+        # A 10000 x 10000 pt page at 1.5x would be 225 megapixels; cap the area.
+        fitted = min(scale, math.sqrt(max_pixels / area))
+        bitmap = page.render(scale=fitted)
+        buffer = io.BytesIO()
+        bitmap.to_pil().save(buffer, format="PNG")
+        page.close()
+        return buffer.getvalue()
+    finally:
+        pdf.close()
