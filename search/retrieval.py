@@ -276,14 +276,14 @@ def chunk_search(
     fused = hybrid_ids(workspace_id, query, document_ids=document_ids)
     reranker = get_reranker()
     if reranker is None or len(fused) < 2:
-        return _hits(workspace_id, fused[:top_k])
+        return fetch_hits(workspace_id, fused[:top_k])
     # The reranker reads the fused top candidates and decides the final order.
-    hits = _hits(workspace_id, fused[: int(settings.SEARCH_CANDIDATES)])
+    hits = fetch_hits(workspace_id, fused[: int(settings.SEARCH_CANDIDATES)])
     order = reranker.rerank(query, [hit.text for hit in hits])
     return [hits[i] for i in order[:top_k]]
 
 
-def _hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
+def fetch_hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
     from documents.models import Chunk
 
     if not fused:
