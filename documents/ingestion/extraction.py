@@ -65,6 +65,10 @@ class Extracted:
     text: str
     mime_type: str
     page_starts: list[int] = field(default_factory=list)
+    # What the file says its title is (PDF metadata) and its first page's
+    # largest text: inputs to the title search reads (ingestion.titles).
+    metadata_title: str = ""
+    heading: str = ""
 
     @property
     def pages(self) -> int | None:
@@ -204,15 +208,22 @@ def _extract_pdf(
             f"The PDF is damaged and cannot be read ({exc})."
         ) from exc
     try:
+        metadata_title = str(pdf.get_metadata_value("Title") or "")
+    except Exception:  # a damaged info dictionary only costs the title
+        metadata_title = ""
+    try:
         total = len(pdf)
         if total == 0:
             raise ExtractionError("The PDF has no pages.")
         parts: list[str] = []
         page_starts: list[int] = []
         offset = 0
+        heading = ""
         for index in range(total):
             page = pdf[index]
             textpage = page.get_textpage()
+            if index == 0:
+                heading = _largest_text(textpage)
             page_text = normalise(textpage.get_text_range()).strip("\n")
             textpage.close()
             page.close()
@@ -232,7 +243,40 @@ def _extract_pdf(
             "The PDF has no text layer (it may be scanned images); "
             "run it through OCR and upload the result."
         )
-    return Extracted(text=text, mime_type=PDF, page_starts=page_starts)
+    return Extracted(
+        text=text,
+        mime_type=PDF,
+        page_starts=page_starts,
+        metadata_title=metadata_title,
+        heading=heading,
+    )
+
+
+HEADING_CHARS = 150
+
+
+def _largest_text(textpage: Any) -> str:
+    """The page's text in its largest font size (a cover's title or company).
+
+    Runs of characters at that size are joined with spaces; text set in one
+    size throughout gives nothing, as it has no heading to tell apart.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    count = min(textpage.count_chars(), 20_000)
+    sizes = [round(pdfium_c.FPDFText_GetFontSize(textpage, i), 1) for i in range(count)]
+    if not sizes or max(sizes) <= 0 or min(s for s in sizes if s > 0) == max(sizes):
+        return ""
+    largest = max(sizes)
+    chars: list[str] = []
+    for index, size in enumerate(sizes):
+        if size == largest:
+            chars.append(chr(pdfium_c.FPDFText_GetUnicode(textpage, index)))
+        elif chars and chars[-1] != " ":
+            chars.append(" ")
+        if len(chars) > HEADING_CHARS:
+            break
+    return " ".join("".join(chars).split())[:HEADING_CHARS]
 
 
 def render_pdf_page(data: bytes, page_number: int, *, scale: float = 1.5) -> bytes:
