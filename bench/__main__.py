@@ -11,6 +11,7 @@ SUITES = {
     "ingestion": "ingestion",
     "retrieval": "retrieval",
     "retrieval-corpus": "corpus",
+    "tuning": "tuning",
 }
 
 

@@ -51,7 +51,7 @@ def _pdfs(data: Path) -> list[Path]:
     )
 
 
-def _setup() -> None:
+def setup_django() -> None:
     import os
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -328,7 +328,7 @@ def main(argv: list[str]) -> int:
     )
     args, _ = parser.parse_known_args(argv)
     data = _data()
-    _setup()
+    setup_django()
     from django.conf import settings
 
     pdfs = _pdfs(data)

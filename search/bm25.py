@@ -49,9 +49,10 @@ WITH candidates AS (
     LIMIT %(budget)s
 )
 SELECT c.id,
-    sum(t.idf * cardinality(u.positions) * (%(k1)s + 1) / (
-        cardinality(u.positions)
-        + %(k1)s * (1 - %(b)s + %(b)s * c.search_length / %(average)s)
+    sum(t.idf * cardinality(u.positions) * (%(k1)s::float8 + 1) / (
+        cardinality(u.positions) + %(k1)s::float8 * (
+            1 - %(b)s::float8 + %(b)s::float8 * c.search_length / %(average)s::float8
+        )
     )) AS score
 FROM candidates c
 CROSS JOIN LATERAL unnest(
