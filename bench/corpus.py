@@ -317,12 +317,53 @@ def latency(workspace_id: int, queries: list[str]) -> list[tuple[str, float, flo
     return time_paths(paths, len(queries))
 
 
+def budget_sweep(
+    workspace_id: int, queries: list[str], budgets: list[int]
+) -> list[tuple[int, float, float, float]]:
+    """Per candidate budget: overlap of its top 10 with exact BM25's, p50, p95.
+
+    Exact BM25 scores every chunk holding any query term (no budget), so the
+    overlap says what the bound costs in ranking, on the corpus's own queries.
+    """
+    import statistics
+
+    from search import bm25
+
+    stats = [bm25.term_stats(workspace_id, q) for q in queries]
+    exact = [
+        [i for i, _ in bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, budget=10**9)]
+        for q, s in zip(queries, stats, strict=True)
+    ]
+    rows = []
+    for budget in budgets:
+        overlaps, times = [], []
+        for q, s, truth in zip(queries, stats, exact, strict=True):
+            started = time.perf_counter()
+            got = bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, budget=budget)
+            times.append((time.perf_counter() - started) * 1000)
+            found = {i for i, _ in got}
+            overlaps.append(len(found & set(truth)) / max(1, len(truth)))
+        times.sort()
+        rows.append(
+            (
+                budget,
+                statistics.mean(overlaps),
+                statistics.median(times),
+                times[int(0.95 * len(times)) - 1],
+            )
+        )
+    return rows
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench retrieval-corpus")
     parser.add_argument("--keep", action="store_true", help="reuse a loaded DB")
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument(
+        "--budgets", default="", help="e.g. 250,500,1000: full-text budget sweep"
+    )
     parser.add_argument(
         "--files", type=int, default=0, help="only the first N corpus files (smoke)"
     )
@@ -345,10 +386,22 @@ def main(argv: list[str]) -> int:
         f"{sum(r is not None and r <= 5 for r in ranks)}, top 1: "
         f"{sum(r == 1 for r in ranks)}   ranks {ranks}"
     )
-    if args.no_latency:
+    if args.no_latency and not args.budgets:
         return 0
     queries = [item["question"] for item in items]
     queries += corpus_queries(workspace_id, args.queries - len(queries))
+    if args.budgets:
+        # Corpus queries only (never the sample questions), even positions.
+        dev = queries[len(items) :][0::2]
+        print(f"full-text budget sweep on {len(dev)} corpus queries (dev half):")
+        budgets = [int(b) for b in args.budgets.split(",")]
+        for budget, overlap, p50, p95 in budget_sweep(workspace_id, dev, budgets):
+            print(
+                f"  budget {budget:>6}: top-10 overlap with exact BM25 "
+                f"{overlap:.3f}   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms"
+            )
+    if args.no_latency:
+        return 0
     print(
         f"latency: {len(queries)} queries, candidates {settings.SEARCH_CANDIDATES}, "
         f"ef_search {settings.SEARCH_EF_SEARCH}, workspaces {len(ids)}"
