@@ -46,8 +46,16 @@ $(VENV)/.bench: requirements-bench.txt requirements-bench-nodeps.txt $(VENV)/.de
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench-nodeps.txt
 	@touch $@
 
+# `make bench` runs ingestion and retrieval; name suites to pick them, e.g.
+# `make bench retrieval-corpus BENCH_ARGS=--keep`.
+BENCH_SUITES := ingestion retrieval retrieval-corpus tuning
 bench: $(VENV)/.bench
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(filter $(BENCH_SUITES),$(MAKECMDGOALS)) $(BENCH_ARGS)
+
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+$(filter $(BENCH_SUITES),$(MAKECMDGOALS)):
+	@:
+endif
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

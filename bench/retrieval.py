@@ -184,7 +184,7 @@ def _load_langchain(vectors: Any, size: int) -> Any:
     return store
 
 
-def _time(
+def time_paths(
     paths: dict[str, Callable[[int], object]], count: int
 ) -> list[tuple[str, float, float]]:
     """p50/p95 per path; paths take turns on each query so noise hits all alike."""
@@ -259,7 +259,7 @@ def run_size(
             paths["langchain PGVector"] = lambda i: store.similarity_search_by_vector(
                 listed[i], k=TOP_K
             )
-        rows = _time(paths, QUERIES)
+        rows = time_paths(paths, QUERIES)
     return rows
 
 

@@ -9,6 +9,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models import Func
 from django.utils import timezone
 from pgvector.django import VectorField
 
@@ -129,6 +130,9 @@ class Document(models.Model):
     # Character offset where each page starts in `text` (PDFs only).
     page_starts = models.JSONField(default=list, blank=True)
     pages = models.PositiveIntegerField(null=True, blank=True)
+    # The title search reads (ingestion.titles.search_title): set at extraction,
+    # when the PDF's metadata title and first page heading are at hand.
+    search_title = models.TextField(blank=True, default="")
     file_id = models.CharField(max_length=100, blank=True)
     # Why the Files API step was skipped ("offline", "too large", ...), if it was.
     files_api_note = models.CharField(max_length=200, blank=True)
@@ -201,10 +205,28 @@ class Chunk(models.Model):
     # Text embedded with the chunk but not part of its slice (a CSV header), kept
     # so a re-embedding into a new space sees exactly what ingestion saw.
     context = models.TextField(blank=True, default="")
+    # The document's normalised title (file name words, PDF title, first
+    # heading): indexed and embedded with every chunk, never part of `text`.
+    search_title = models.TextField(blank=True, default="")
     token_estimate = models.PositiveIntegerField()
+    # What full-text search reads: where the chunk sits, then its own text.
     search_vector = models.GeneratedField(
-        expression=SearchVector("text", config="english"),
+        expression=SearchVector(
+            "search_title", "heading", "context", "text", config="english"
+        ),
         output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    # BM25's document length: the tokens (lexeme positions) in search_vector.
+    search_length = models.GeneratedField(
+        expression=Func(
+            SearchVector(
+                "search_title", "heading", "context", "text", config="english"
+            ),
+            function="cairn_tsvector_tokens",
+            output_field=models.IntegerField(),
+        ),
+        output_field=models.IntegerField(),
         db_persist=True,
     )
 
@@ -221,6 +243,42 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
+
+
+class LexemeStat(models.Model):
+    """How many of a workspace's chunks hold a lexeme: BM25's document frequency.
+
+    Kept by statement triggers on documents_chunk (migration 0006), so every
+    way chunks come and go (COPY, bulk_create, re-ingestion, deletes) updates it
+    in the same transaction; never written from Python.
+    """
+
+    pk = models.CompositePrimaryKey("workspace_id", "lexeme")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    lexeme = models.TextField()
+    df = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.lexeme} in {self.df} chunks"
+
+
+class TextStat(models.Model):
+    """A workspace's chunk count and total tokens (BM25's N and average length).
+
+    Kept by the same triggers as LexemeStat; its row is also the lock that
+    orders concurrent chunk writes of one workspace (see the migration).
+    """
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    chunks = models.BigIntegerField(default=0)
+    tokens = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.chunks} chunks, {self.tokens} tokens"
 
 
 class EmbeddingSpace(models.Model):

@@ -361,6 +361,13 @@ SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 50)
 # HNSW candidate list (at least twice the rows asked for); iterative scans extend
 # it when a filter drops rows.
 SEARCH_EF_SEARCH = env_int("SEARCH_EF_SEARCH", 100)
+# Full-text ranking is BM25 over the workspace's own statistics (k1, b).
+SEARCH_BM25_K1 = env_float("SEARCH_BM25_K1", 1.2)
+SEARCH_BM25_B = env_float("SEARCH_BM25_B", 0.75)
+# At most this many chunks are scored per full-text query: the rarest query
+# terms whose document frequencies fit in it pick the candidates, the others
+# only add to their scores, so cost never grows with a common word's chunks.
+SEARCH_TEXT_BUDGET = env_int("SEARCH_TEXT_BUDGET", 4000)
 # Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
 RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
 

@@ -1,20 +1,17 @@
-"""Hybrid retrieval: pgvector HNSW and Postgres full-text search, fused by RRF."""
+"""Hybrid retrieval: pgvector HNSW and BM25 full-text search, fused by RRF."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 
 from documents.ingestion.spaces import get_embedder
-from documents.lexical import STOP_WORDS, stem, words
 from documents.remote.embeddings import OfflineEmbedder
+from search import bm25
 from search.reranking import get_reranker
 
 # One embedding space's vectors, through its partial HNSW index: the
@@ -25,23 +22,6 @@ SELECT chunk_id FROM documents_chunkvector
 WHERE space_id = {space:d} AND workspace_id = %s
   AND (%s::uuid[] IS NULL OR document_id = ANY(%s::uuid[]))
 ORDER BY embedding::vector({dimensions:d}) <=> %s::vector({dimensions:d})
-LIMIT %s
-"""
-
-# Any query word may match (OR): a question rarely has every one of its words in
-# the passage that answers it. ts_rank (frequency, length-normalised) ranks such
-# OR queries far better than cover density did (SciFact nDCG@10 0.61 vs 0.37).
-_TEXT_SQL = """
-WITH q AS (
-    SELECT to_tsquery('english', coalesce(array_to_string(array(
-        SELECT quote_literal(lexeme)
-        FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme
-    ), ' | '), '')) AS query
-)
-SELECT c.id FROM documents_chunk c, q
-WHERE c.workspace_id = %s AND c.search_vector @@ q.query
-  AND (%s::uuid[] IS NULL OR c.document_id = ANY(%s::uuid[]))
-ORDER BY ts_rank(c.search_vector, q.query, 1) DESC, c.id
 LIMIT %s
 """
 
@@ -148,14 +128,20 @@ def dense_ids(
 
 
 def text_ids(
-    workspace_id: int, query: str, limit: int, document_ids: list[str] | None = None
+    workspace_id: int,
+    query: str,
+    limit: int,
+    document_ids: list[str] | None = None,
+    *,
+    stats: bm25.TermStats | None = None,
 ) -> list[int]:
-    """Chunk ids matching any query word, best full-text rank first."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _TEXT_SQL, [query, workspace_id, document_ids, document_ids, limit]
+    """Chunk ids by BM25 over the workspace's own statistics, best first."""
+    return [
+        chunk_id
+        for chunk_id, _ in bm25.bm25_ids(
+            workspace_id, query, limit, document_ids, stats=stats
         )
-        return [row[0] for row in cursor.fetchall()]
+    ]
 
 
 def fuse(
@@ -173,65 +159,23 @@ def fuse(
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-IDF_CACHE_SECONDS = 300
-
-_DF_SQL = """
-SELECT word, (
-    SELECT count(*) FROM documents_chunk c
-    WHERE c.workspace_id = %s AND c.search_vector @@ plainto_tsquery('english', word)
-) FROM unnest(%s::text[]) AS word
-"""
-
-
 def term_idf(workspace_id: int, query: str) -> dict[str, float]:
-    """BM25's inverse document frequency of the query's terms in this workspace.
+    """BM25's inverse document frequency of the query's words in this workspace.
 
-    Learned from the workspace's own chunks, so the lexical embedder can stress
-    the words that tell its passages apart. Counts are cached for a few minutes:
-    weights need not follow every upload at once, and searches stay one query.
+    From the same statistics full-text ranking reads, so the lexical embedder
+    stresses the words that tell this workspace's passages apart.
     """
-    wanted = sorted({w for w in words(query) if w not in STOP_WORDS and len(w) > 1})
-    if not wanted:
-        return {}
-    keys = {word: _df_key(workspace_id, word) for word in wanted}
-    total_key = f"idf:{workspace_id}:total"
-    cached = cache.get_many([total_key, *keys.values()])
-    missing = [word for word in wanted if keys[word] not in cached]
-    if missing or total_key not in cached:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM documents_chunk WHERE workspace_id = %s",
-                [workspace_id],
-            )
-            cached[total_key] = int(cursor.fetchone()[0])
-            cursor.execute(_DF_SQL, [workspace_id, missing])
-            cached.update({keys[word]: int(df) for word, df in cursor.fetchall()})
-        cache.set_many(
-            {
-                total_key: cached[total_key],
-                **{keys[w]: cached[keys[w]] for w in missing},
-            },
-            IDF_CACHE_SECONDS,
-        )
-    total = cached[total_key]
-    idf: dict[str, float] = {}
-    for word in wanted:
-        df = cached[keys[word]]
-        weight = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-        idf[stem(word)] = max(idf.get(stem(word), 0.0), weight)
-    return idf
+    return bm25.word_idf(bm25.term_stats(workspace_id, query))
 
 
-def _df_key(workspace_id: int, word: str) -> str:
-    digest = hashlib.blake2b(word.encode(), digest_size=8).hexdigest()
-    return f"idf:{workspace_id}:{digest}"
-
-
-def query_vector(workspace_id: int, query: str) -> list[float]:
+def query_vector(
+    workspace_id: int, query: str, *, stats: bm25.TermStats | None = None
+) -> list[float]:
     """Embed a query; the offline embedder weighs its terms by workspace IDF."""
     embedder = get_embedder()
     if isinstance(embedder, OfflineEmbedder) or getattr(embedder, "lexical", False):
-        return embedder.embed_query(query, idf=term_idf(workspace_id, query))
+        stats = stats or bm25.term_stats(workspace_id, query)
+        return embedder.embed_query(query, idf=bm25.word_idf(stats))
     return embedder.embed_query(query)
 
 
@@ -244,11 +188,13 @@ def hybrid_ids(
 ) -> list[tuple[int, float]]:
     """Fused dense and full-text ranking of one workspace's chunks, best first."""
     limit = int(candidates or settings.SEARCH_CANDIDATES)
-    vector = query_vector(workspace_id, query)
+    # One statistics lookup serves the embedder's IDF and the BM25 ranking.
+    stats = bm25.term_stats(workspace_id, query)
+    vector = query_vector(workspace_id, query, stats=stats)
     return fuse(
         [
             dense_ids(workspace_id, vector, limit, document_ids),
-            text_ids(workspace_id, query, limit, document_ids),
+            text_ids(workspace_id, query, limit, document_ids, stats=stats),
         ],
         k=int(settings.SEARCH_RRF_K),
         weights=[
@@ -276,14 +222,26 @@ def chunk_search(
     fused = hybrid_ids(workspace_id, query, document_ids=document_ids)
     reranker = get_reranker()
     if reranker is None or len(fused) < 2:
-        return _hits(workspace_id, fused[:top_k])
+        return fetch_hits(workspace_id, fused[:top_k])
     # The reranker reads the fused top candidates and decides the final order.
-    hits = _hits(workspace_id, fused[: int(settings.SEARCH_CANDIDATES)])
+    hits = fetch_hits(workspace_id, fused[: int(settings.SEARCH_CANDIDATES)])
     order = reranker.rerank(query, [hit.text for hit in hits])
     return [hits[i] for i in order[:top_k]]
 
 
-def _hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
+HIT_FIELDS = (
+    "id",
+    "document_id",
+    "text",
+    "start_char",
+    "end_char",
+    "page",
+    "ordinal",
+    "document__title",
+)
+
+
+def fetch_hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
     from documents.models import Chunk
 
     if not fused:
@@ -292,7 +250,10 @@ def _hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
         chunk.id: chunk
         for chunk in Chunk.objects.filter(
             workspace_id=workspace_id, id__in=[chunk_id for chunk_id, _ in fused]
-        ).select_related("document")
+        )
+        .select_related("document")
+        # A document's whole text (megabytes for a filing) is not a hit's.
+        .only(*HIT_FIELDS)
     }
     return [
         Hit(

@@ -29,6 +29,7 @@ COLUMNS = (
     "page",
     "heading",
     "context",
+    "search_title",
     "token_estimate",
 )
 _SQL = f"COPY documents_chunk ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -57,6 +58,7 @@ class ChunkRow:
     # The chunk's vector in each embedding space it is written for, by space id.
     vectors: dict[int, list[float]] = field(default_factory=dict)
     context: str = ""
+    search_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def encode(row: ChunkRow, chunk_id: int) -> bytes:
             _int4(row.page),
             _text(row.heading),
             _text(row.context),
+            _text(row.search_title),
             _int4(row.token_estimate),
         )
     )

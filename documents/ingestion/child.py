@@ -67,6 +67,8 @@ def _run(
         "ok": True,
         "mime_type": extracted.mime_type,
         "page_starts": extracted.page_starts,
+        "metadata_title": extracted.metadata_title,
+        "heading": extracted.heading,
     }
     return header, extracted.text.encode("utf-8", errors="surrogatepass")
 

@@ -67,6 +67,10 @@ class Extracted:
     text: str
     mime_type: str
     page_starts: list[int] = field(default_factory=list)
+    # What the file says its title is (PDF metadata) and its first page's
+    # largest text: inputs to the title search reads (ingestion.titles).
+    metadata_title: str = ""
+    heading: str = ""
 
     @property
     def pages(self) -> int | None:
@@ -161,17 +165,23 @@ def extract(
     """
     bounds = bounds or Bounds()
     if mime_type == PDF:
-        text, page_starts = _from_format(
+        read = _from_format(
             lambda: pdf.pdf_text(
                 data, bounds=bounds, normalise=normalise, on_page=on_page
             )
         )
-        if not text.strip():
+        if not read.text.strip():
             raise ExtractionError(
                 "The PDF has no text layer (it may be scanned images); "
                 "run it through OCR and upload the result."
             )
-        return Extracted(text=text, mime_type=PDF, page_starts=page_starts)
+        return Extracted(
+            text=read.text,
+            mime_type=PDF,
+            page_starts=read.page_starts,
+            metadata_title=read.metadata_title,
+            heading=read.heading,
+        )
     if mime_type in (TEXT, MARKDOWN, CSV):
         return _extracted(decode_text(data), mime_type, bounds)
     if mime_type == DOCX:

@@ -14,6 +14,7 @@ import math
 import re
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from documents.ingestion.bounds import Bounds
@@ -26,6 +27,19 @@ _INPUT_BLOCK = 1 << 16
 _OUTPUT_BLOCK = 1 << 20
 
 PageText = Callable[[int, int], None]
+HEADING_CHARS = 150
+
+
+@dataclass(frozen=True)
+class PdfText:
+    """A PDF's text, where each page starts, and what it says its title is."""
+
+    text: str
+    page_starts: list[int]
+    # The Title of the document information dictionary, and the first page's
+    # largest text: inputs to the title search reads (ingestion.titles).
+    metadata_title: str = ""
+    heading: str = ""
 
 
 def check_streams(data: bytes, *, max_bytes: int) -> None:
@@ -95,7 +109,7 @@ def pdf_text(
     bounds: Bounds,
     normalise: Callable[[str], str],
     on_page: PageText | None = None,
-) -> tuple[str, list[int]]:
+) -> PdfText:
     """The text of every page joined by blank lines, and where each page starts."""
     check_streams(data, max_bytes=bounds.pdf_max_stream_mb * 1048576)
     pdf = _open(data)
@@ -109,6 +123,11 @@ def pdf_text(
                 f"{bounds.pdf_max_pages:,} pages per document. "
                 "Split it into smaller files."
             )
+        try:
+            metadata_title = str(pdf.get_metadata_value("Title") or "")
+        except Exception:  # a damaged info dictionary only costs the title
+            metadata_title = ""
+        heading = _first_page_heading(pdf)
         parts: list[str] = []
         page_starts: list[int] = []
         offset = 0
@@ -129,7 +148,41 @@ def pdf_text(
                 on_page(index + 1, total)
     finally:
         pdf.close()
-    return "".join(parts), page_starts
+    return PdfText("".join(parts), page_starts, metadata_title, heading)
+
+
+def _first_page_heading(pdf: Any) -> str:
+    page = pdf[0]
+    textpage = page.get_textpage()
+    try:
+        return _largest_text(textpage)
+    finally:
+        textpage.close()
+        page.close()
+
+
+def _largest_text(textpage: Any) -> str:
+    """The page's text in its largest font size (a cover's title or company).
+
+    Runs of characters at that size are joined with spaces; text set in one
+    size throughout gives nothing, as it has no heading to tell apart.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    count = min(textpage.count_chars(), 20_000)
+    sizes = [round(pdfium_c.FPDFText_GetFontSize(textpage, i), 1) for i in range(count)]
+    if not sizes or max(sizes) <= 0 or min(s for s in sizes if s > 0) == max(sizes):
+        return ""
+    largest = max(sizes)
+    chars: list[str] = []
+    for index, size in enumerate(sizes):
+        if size == largest:
+            chars.append(chr(pdfium_c.FPDFText_GetUnicode(textpage, index)))
+        elif chars and chars[-1] != " ":
+            chars.append(" ")
+        if len(chars) > HEADING_CHARS:
+            break
+    return " ".join("".join(chars).split())[:HEADING_CHARS]
 
 
 def _page_text(pdf: Any, index: int, bounds: Bounds) -> str:

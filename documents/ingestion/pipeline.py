@@ -16,7 +16,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from documents.ingestion import bounds, bulk, chunking, extraction, formats, spaces
+from documents.ingestion import (
+    bounds,
+    bulk,
+    chunking,
+    extraction,
+    formats,
+    spaces,
+    titles,
+)
 from documents.ingestion.fetch import fetch_snapshot
 from documents.ingestion.locks import document_lock
 from documents.ingestion.sandbox import extract_bounded
@@ -142,7 +150,15 @@ def _extract(document: Document) -> extraction.Extracted:
     document.text = extracted.text
     document.page_starts = extracted.page_starts
     document.pages = extracted.pages
-    document.save(update_fields=["text", "page_starts", "pages", "updated"])
+    document.search_title = titles.search_title(
+        title=document.title,
+        metadata_title=extracted.metadata_title,
+        heading=extracted.heading,
+        text=extracted.text,
+    )
+    document.save(
+        update_fields=["text", "page_starts", "pages", "search_title", "updated"]
+    )
     return extracted
 
 
@@ -170,9 +186,12 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
         raise
 
     texts = [extracted.text[spec.start : spec.end] for spec in specs]
+    search_title = document.search_title or titles.search_title(
+        title=document.title, text=extracted.text
+    )
     contextual = [
         spaces.embedding_input(
-            title=document.title, heading=spec.heading, context=spec.context, text=text
+            title=search_title, heading=spec.heading, context=spec.context, text=text
         )
         for spec, text in zip(specs, texts, strict=True)
     ]
@@ -183,7 +202,7 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
     ) -> None:
         progress("storing", force=True)
         active = next(space for space in live if space.status == "active")
-        _store_chunks(document, specs, texts, vectors, active.model)
+        _store_chunks(document, specs, texts, vectors, active.model, search_title)
 
     try:
         # Every live space: during a switch a new document lands in both.
@@ -237,6 +256,7 @@ def _store_chunks(
     texts: list[str],
     vectors: dict[int, list[list[float]]],
     model: str,
+    search_title: str,
 ) -> None:
     """Replace the document's chunks; called inside embed_for_live_spaces' lock."""
     rows = (
@@ -254,6 +274,7 @@ def _store_chunks(
                 space_id: by_space[ordinal] for space_id, by_space in vectors.items()
             },
             context=spec.context,
+            search_title=search_title,
         )
         for ordinal, (spec, text) in enumerate(zip(specs, texts, strict=True))
     )

@@ -79,6 +79,8 @@ def extract_bounded(
         text=run.payload.decode("utf-8", errors="surrogatepass"),
         mime_type=run.header["mime_type"],
         page_starts=list(run.header["page_starts"]),
+        metadata_title=str(run.header.get("metadata_title") or ""),
+        heading=str(run.header.get("heading") or ""),
     )
 
 

@@ -223,7 +223,8 @@ class BuildResult:
 
 
 _MISSING_SQL = """
-SELECT c.id, c.text, c.heading, c.context, d.title
+SELECT c.id, c.text, c.heading, c.context,
+       coalesce(nullif(c.search_title, ''), d.title)
 FROM documents_chunk c JOIN documents_document d ON d.id = c.document_id
 WHERE c.id > %s AND NOT EXISTS (
     SELECT 1 FROM documents_chunkvector v WHERE v.space_id = %s AND v.chunk_id = c.id

@@ -20,8 +20,12 @@ def _pdf_string(line: str) -> str:
     return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: list[str]) -> bytes:
-    """Return a valid PDF with one page per string; newlines start new lines."""
+def make_pdf(pages: list[str], *, heading: str = "", info_title: str = "") -> bytes:
+    """Return a valid PDF with one page per string; newlines start new lines.
+
+    heading, if given, opens the first page in 20-point type (the body is 11);
+    info_title goes in the document information dictionary's /Title.
+    """
     if not pages:
         raise ValueError("a PDF needs at least one page")
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
@@ -32,6 +36,9 @@ def make_pdf(pages: list[str]) -> bytes:
     ]
     for i, text in enumerate(pages):
         ops = ["BT", "/F1 11 Tf", "14 TL", "72 740 Td"]
+        if heading and i == 0:
+            ops = ["BT", "/F1 20 Tf", "24 TL", "72 740 Td"]
+            ops += [f"({_pdf_string(heading)}) Tj T*", "/F1 11 Tf", "14 TL"]
         ops += [f"({_pdf_string(line)}) Tj T*" for line in text.split("\n")]
         ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
@@ -50,11 +57,19 @@ def make_pdf(pages: list[str]) -> bytes:
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    info = b""
+    if info_title:
+        offsets.append(len(out))
+        number = len(offsets)
+        body = f"<< /Title ({_pdf_string(info_title)}) >>".encode("latin-1")
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+        info = b" /Info %d 0 R" % number
     xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(offsets) + 1,
+        info,
         xref,
     )
     return bytes(out)

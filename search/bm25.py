@@ -1,0 +1,176 @@
+"""BM25 full-text ranking over a workspace's own statistics, at bounded cost.
+
+Document frequencies, chunk counts and token totals come from
+documents_lexemestat and documents_textstat, which triggers keep current with
+every chunk write (documents migration 0006): one indexed lookup per query,
+never a count(*) per word.
+
+Cost is bounded by SEARCH_TEXT_BUDGET. Query terms are taken rarest first
+while their document frequencies add up to at most the budget; the chunks
+holding any of them are the candidates, and each candidate is scored with
+full BM25 over every query term, so a common word still counts towards the
+score of the chunks it is in, but never widens the set that is scored. When
+even the rarest term is too common, the two rarest must both match, and the
+candidate scan itself stops at the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from documents.lexical import STOP_WORDS, stem, words
+
+MAX_QUERY_WORDS = 64
+
+# Totals first (word NULL), then each query word's lexemes (to_tsvector of the
+# word, so stemming and stop words are exactly the index's) with their df.
+_STATS_SQL = """
+SELECT NULL, NULL, chunks, tokens FROM documents_textstat WHERE workspace_id = %s
+UNION ALL
+SELECT w.word, l.lexeme, coalesce(s.df, 0)::bigint, NULL
+FROM unnest(%s::text[]) AS w(word)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word)))
+    AS l(lexeme)
+LEFT JOIN documents_lexemestat s ON s.workspace_id = %s AND s.lexeme = l.lexeme
+"""
+
+# Term frequencies come from the candidate's own vector, cut down to the query's
+# lexemes first (setweight marks them, ts_filter keeps them), so only those are
+# unnested. Ties break on the chunk id, so the order is stable.
+_BM25_SQL = """
+WITH candidates AS (
+    SELECT c.id, c.search_vector, c.search_length FROM documents_chunk c
+    WHERE c.workspace_id = %(workspace)s AND c.search_vector @@ %(match)s::tsquery
+      AND (%(documents)s::uuid[] IS NULL OR c.document_id = ANY(%(documents)s::uuid[]))
+    LIMIT %(budget)s
+)
+SELECT c.id,
+    sum(t.idf * cardinality(u.positions) * (%(k1)s::float8 + 1) / (
+        cardinality(u.positions) + %(k1)s::float8 * (
+            1 - %(b)s::float8 + %(b)s::float8 * c.search_length / %(average)s::float8
+        )
+    )) AS score
+FROM candidates c
+CROSS JOIN LATERAL unnest(
+    ts_filter(setweight(c.search_vector, 'A', %(lexemes)s::text[]), '{a}')
+) AS u
+JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS t(lexeme, idf)
+    ON t.lexeme = u.lexeme
+GROUP BY c.id
+ORDER BY score DESC, c.id
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """A query's terms in one workspace: chunk count, average length, df."""
+
+    chunks: int
+    average_length: float
+    # Each lexeme of the query with the number of chunks that hold it.
+    df: dict[str, int]
+    # Each query word (lowercased) with the lexemes the index makes of it.
+    lexemes: dict[str, tuple[str, ...]]
+
+    def idf(self, lexeme: str) -> float:
+        """BM25's inverse document frequency (the +1 keeps it positive)."""
+        df = self.df.get(lexeme, 0)
+        return math.log(1.0 + (self.chunks - df + 0.5) / (df + 0.5))
+
+
+def term_stats(workspace_id: int, query: str) -> TermStats:
+    """The statistics of the query's terms in this workspace, in one query."""
+    wanted = list(dict.fromkeys(words(query)))[:MAX_QUERY_WORDS]
+    chunks, tokens = 0, 0
+    df: dict[str, int] = {}
+    lexemes: dict[str, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_STATS_SQL, [workspace_id, wanted, workspace_id])
+        for word, lexeme, count, total in cursor.fetchall():
+            if word is None:
+                chunks, tokens = int(count), int(total)
+                continue
+            df[lexeme] = int(count)
+            lexemes.setdefault(word, []).append(lexeme)
+    return TermStats(
+        chunks=chunks,
+        average_length=tokens / chunks if chunks else 1.0,
+        df=df,
+        lexemes={word: tuple(found) for word, found in lexemes.items()},
+    )
+
+
+def word_idf(stats: TermStats) -> dict[str, float]:
+    """IDF by the offline embedder's stems: a word weighs as its rarest lexeme."""
+    idf: dict[str, float] = {}
+    for word, found in stats.lexemes.items():
+        if word in STOP_WORDS or len(word) <= 1 or not found:
+            continue
+        weight = max(stats.idf(lexeme) for lexeme in found)
+        key = stem(word)
+        idf[key] = max(idf.get(key, 0.0), weight)
+    return idf
+
+
+def candidate_match(stats: TermStats, budget: int) -> str:
+    """The tsquery that picks the candidates: the rarest terms within budget."""
+    present = sorted(
+        (df, lexeme) for lexeme, df in stats.df.items() if df > 0 and lexeme
+    )
+    if not present:
+        return ""
+    chosen: list[str] = []
+    total = 0
+    for df, lexeme in present:
+        if chosen and total + df > budget:
+            break
+        chosen.append(lexeme)
+        total += df
+    if total > budget and len(present) > 1:
+        # Even the rarest term is common: chunks must hold the two rarest.
+        return f"{_quoted(present[0][1])} & {_quoted(present[1][1])}"
+    return " | ".join(_quoted(lexeme) for lexeme in chosen)
+
+
+def _quoted(lexeme: str) -> str:
+    """A lexeme as a tsquery operand, taken as is (no second stemming)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def bm25_ids(
+    workspace_id: int,
+    query: str,
+    limit: int,
+    document_ids: list[str] | None = None,
+    *,
+    stats: TermStats | None = None,
+    budget: int | None = None,
+) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) of the best-scoring chunks, best first."""
+    stats = stats or term_stats(workspace_id, query)
+    match = candidate_match(stats, int(budget or settings.SEARCH_TEXT_BUDGET))
+    if not match:
+        return []
+    scored = [lexeme for lexeme, df in stats.df.items() if df > 0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BM25_SQL,
+            {
+                "workspace": workspace_id,
+                "match": match,
+                "documents": document_ids,
+                "budget": int(budget or settings.SEARCH_TEXT_BUDGET),
+                "lexemes": scored,
+                "idfs": [stats.idf(lexeme) for lexeme in scored],
+                "k1": float(settings.SEARCH_BM25_K1),
+                "b": float(settings.SEARCH_BM25_B),
+                "average": stats.average_length,
+                "limit": limit,
+            },
+        )
+        return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]

@@ -1,0 +1,164 @@
+"""BM25 full-text ranking: the formula, its statistics, and its bounded cost."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from documents.ingestion.pipeline import document_ingest
+from documents.models import Chunk, Document, LexemeStat, TextStat, Workspace
+from documents.services import document_delete
+from search import bm25
+from search.retrieval import text_ids
+from tests.conftest import ingested
+
+
+def _chunks(workspace: Workspace, texts: list[str]) -> list[int]:
+    """One ready document per text, one chunk each (no vectors: BM25 only)."""
+    documents = Document.objects.bulk_create(
+        Document(
+            workspace=workspace,
+            original_name=f"{i}.txt",
+            title=f"doc {i}",
+            mime_type="text/plain",
+            sha256="0" * 64,
+            size=len(text),
+            status=Document.Status.READY,
+            text=text,
+        )
+        for i, text in enumerate(texts)
+    )
+    chunks = Chunk.objects.bulk_create(
+        Chunk(
+            document=document,
+            workspace=workspace,
+            ordinal=0,
+            text=text,
+            start_char=0,
+            end_char=len(text),
+            token_estimate=len(text) // 4,
+        )
+        for document, text in zip(documents, texts, strict=True)
+    )
+    return [chunk.id for chunk in chunks]
+
+
+def _recount(workspace_id: int) -> tuple[dict[str, int], tuple[int, int]]:
+    """The statistics recomputed from the chunks themselves."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l, count(*) FROM documents_chunk c, "
+            "unnest(tsvector_to_array(c.search_vector)) AS l "
+            "WHERE c.workspace_id = %s GROUP BY l",
+            [workspace_id],
+        )
+        df = {lexeme: int(count) for lexeme, count in cursor.fetchall()}
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(search_length), 0) FROM documents_chunk "
+            "WHERE workspace_id = %s",
+            [workspace_id],
+        )
+        chunks, tokens = cursor.fetchone()
+    return df, (int(chunks), int(tokens))
+
+
+def _stored(workspace_id: int) -> tuple[dict[str, int], tuple[int, int]]:
+    df = dict(
+        LexemeStat.objects.filter(workspace_id=workspace_id).values_list("lexeme", "df")
+    )
+    total = TextStat.objects.filter(workspace_id=workspace_id).first()
+    return df, ((total.chunks, total.tokens) if total else (0, 0))
+
+
+def test_scores_match_a_hand_computed_bm25(db: None, settings: Any) -> None:
+    settings.SEARCH_BM25_K1, settings.SEARCH_BM25_B = 1.2, 0.75
+    workspace = Workspace.objects.create(name="w")
+    a, b, c = _chunks(
+        workspace,
+        ["zebra zebra quokka", "zebra walrus", "walrus ibex ibex ibex"],
+    )
+    # Lengths 3, 2 and 4 tokens: N = 3 chunks, average length 3.
+    assert list(
+        Chunk.objects.filter(id__in=[a, b, c])
+        .order_by("id")
+        .values_list("search_length", flat=True)
+    ) == [3, 2, 4]
+    scores = dict(bm25.bm25_ids(workspace.id, "zebra ibex", 10))
+    idf_zebra = math.log(1 + (3 - 2 + 0.5) / (2 + 0.5))  # in 2 of 3 chunks
+    idf_ibex = math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))  # in 1 of 3
+
+    def tf_part(tf: int, length: int) -> float:
+        return tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / 3))
+
+    assert scores[a] == pytest.approx(idf_zebra * tf_part(2, 3))  # 1.375 * idf
+    assert scores[b] == pytest.approx(idf_zebra * tf_part(1, 2))
+    assert scores[c] == pytest.approx(idf_ibex * tf_part(3, 4))
+    assert text_ids(workspace.id, "zebra ibex", 10) == [c, a, b]
+
+
+def test_statistics_follow_add_reingest_and_delete(user: Any) -> None:
+    first = ingested(user, "zoo.md", b"# Zoo\n\nThe quokka sleeps. The quokka eats.\n")
+    workspace_id = first.workspace_id
+    assert _stored(workspace_id) == _recount(workspace_id)
+    df, (chunks, _) = _stored(workspace_id)
+    assert df["quokka"] == chunks >= 1
+
+    second = ingested(user, "farm.md", b"# Farm\n\nThe llama grazes near the quokka.\n")
+    assert _stored(workspace_id) == _recount(workspace_id)
+    assert _stored(workspace_id)[0]["llama"] == 1
+
+    # Re-ingested with new content: old words leave, new ones arrive, none twice.
+    with second.original.open("wb") as handle:
+        handle.write(b"# Farm\n\nThe alpaca grazes.\n")
+    Document.objects.filter(id=second.id).update(status=Document.Status.QUEUED)
+    assert document_ingest(document_id=second.id)
+    df, _ = _stored(workspace_id)
+    assert _stored(workspace_id) == _recount(workspace_id)
+    assert "llama" not in df and df["alpaca"] == 1
+
+    # Deleted: its words and its chunks leave the statistics.
+    document_delete(document=Document.objects.get(id=second.id))
+    assert _stored(workspace_id) == _recount(workspace_id)
+    assert "alpaca" not in _stored(workspace_id)[0]
+    document_delete(document=Document.objects.get(id=first.id))
+    assert _stored(workspace_id) == ({}, (0, 0))
+
+
+def test_one_workspaces_words_never_change_anothers_ranking(db: None) -> None:
+    mine = Workspace.objects.create(name="mine")
+    _chunks(mine, ["quokka habitat survey", "habitat loss", "quokka quokka diet"])
+    before = bm25.bm25_ids(mine.id, "quokka habitat", 10)
+    theirs = Workspace.objects.create(name="theirs")
+    _chunks(theirs, [f"quokka habitat report {i}" for i in range(200)])
+    assert bm25.bm25_ids(mine.id, "quokka habitat", 10) == before
+    assert _stored(mine.id) == _recount(mine.id)
+    assert _stored(theirs.id)[0]["quokka"] == 200
+    # Deleting the other workspace leaves mine alone.
+    theirs.delete()
+    assert bm25.bm25_ids(mine.id, "quokka habitat", 10) == before
+    assert not LexemeStat.objects.filter(workspace_id=theirs.id).exists()
+
+
+def test_a_common_word_query_on_a_large_workspace_finds_the_right_chunk(
+    db: None, settings: Any
+) -> None:
+    settings.SEARCH_TEXT_BUDGET = 300
+    workspace = Workspace.objects.create(name="big")
+    filler = [
+        f"Total revenue for the quarter rose in region {i}; total revenue grew."
+        for i in range(3000)
+    ]
+    ids = _chunks(workspace, [*filler, "Revenue of the zeppelin division was small."])
+    query = "total revenue of the zeppelin division"
+    stats = bm25.term_stats(workspace.id, query)
+    assert stats.df["revenu"] == 3001
+    # Only the rare words pick candidates; "total" and "revenue" only score.
+    assert bm25.candidate_match(stats, 300) == "'divis' | 'zeppelin'"
+    assert text_ids(workspace.id, query, 10)[0] == ids[-1]
+    # A query of common words alone still answers, from a bounded candidate set.
+    found = bm25.bm25_ids(workspace.id, "total revenue", 10)
+    assert bm25.candidate_match(bm25.term_stats(workspace.id, "total revenue"), 300)
+    assert len(found) == 10
