@@ -15,7 +15,7 @@ from django.db import transaction
 
 from documents.ingestion.spaces import get_embedder
 from documents.models import Chunk, Document, Workspace
-from search.reranking import get_reranker
+from documents.remote.reranking import get_reranker
 from search.retrieval import dense_ids, fuse, query_vector, text_ids
 
 DEPTH = 100

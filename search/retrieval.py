@@ -11,8 +11,8 @@ from django.db import connection
 
 from documents.ingestion.spaces import get_embedder
 from documents.remote.embeddings import OfflineEmbedder
+from documents.remote.reranking import get_reranker
 from search import bm25
-from search.reranking import get_reranker
 
 # One embedding space's vectors, through its partial HNSW index: the
 # expression and the predicate are spelt exactly as in the index (space id and

@@ -19,9 +19,8 @@ from django.test import Client
 from documents.api_auth import token_create
 from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
-from documents.remote import embeddings, files_api
+from documents.remote import embeddings, files_api, reranking
 from documents.services import document_create, workspace_default_for_user
-from search import reranking
 from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
