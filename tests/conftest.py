@@ -49,7 +49,7 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     cache.clear()
     yield
     embeddings.forget_clients()
-    reranking._cached.cache_clear()
+    reranking.forget_clients()
     files_api.forget_clients()
 
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from django.conf import settings
+from voyageai.client import Client
 
 
 class Reranker(Protocol):
@@ -27,8 +28,6 @@ class VoyageReranker:
     """Voyage's reranker through the voyageai SDK."""
 
     def __init__(self, *, api_key: str, base_url: str | None, model: str) -> None:
-        from voyageai.client import Client
-
         self.name = model
         self._client = Client(
             api_key=api_key,
@@ -51,6 +50,11 @@ class VoyageReranker:
 @lru_cache(maxsize=4)
 def _cached(api_key: str, base_url: str | None, model: str) -> Reranker:
     return VoyageReranker(api_key=api_key, base_url=base_url, model=model)
+
+
+def forget_clients() -> None:
+    """Drop the cached rerankers, so changed settings take effect (tests, bench)."""
+    _cached.cache_clear()
 
 
 def get_reranker() -> Reranker | None:
