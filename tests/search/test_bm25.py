@@ -24,7 +24,7 @@ def _chunks(workspace: Workspace, texts: list[str]) -> list[int]:
             original_name=f"{i}.txt",
             title=f"doc {i}",
             mime_type="text/plain",
-            sha256="0" * 64,
+            sha256=f"{i:064x}",
             size=len(text),
             status=Document.Status.READY,
             text=text,
