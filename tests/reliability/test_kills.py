@@ -11,6 +11,7 @@ printed (pytest -s), not asserted.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -51,6 +52,7 @@ class Prober(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {self.stack.token}"}
         with httpx.Client(base_url=self.stack.base_url, timeout=10) as client:
             while not self.done.is_set():
