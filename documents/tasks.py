@@ -63,10 +63,29 @@ _ingest_stage = shared_task(
 )
 
 
+# Seconds before a stage cut off by a database outage runs again (the embedded
+# PostgreSQL is back within seconds under `make run`).
+DATABASE_RETRY_S = 5
+
+
+def _stage(task: Task, document_id: str, stage: str) -> bool:  # type: ignore[type-arg]
+    """Run one stage; a database outage retries it soon instead of failing it.
+
+    Without this a worker would take every queued message while the database
+    restarts, fail each at once and leave the documents to the sweep.
+    """
+    try:
+        return pipeline.document_ingest(document_id=document_id, stage=stage)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        raise task.retry(exc=exc, countdown=DATABASE_RETRY_S) from exc
+
+
 @_ingest_stage
 def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 1 on the CPU queue: extract the text, then hand over to stage 2."""
-    if pipeline.document_ingest(document_id=document_id, stage="extract"):
+    if _stage(self, document_id, "extract"):
         try:
             ingest_index_task.delay(document_id)
         except Exception:
@@ -78,7 +97,7 @@ def ingest_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
 @_ingest_stage
 def ingest_index_task(self: Task, document_id: str) -> None:  # type: ignore[type-arg]
     """Stage 2 on the network queue: chunk, upload, embed and store."""
-    pipeline.document_ingest(document_id=document_id, stage="index")
+    _stage(self, document_id, "index")
 
 
 @shared_task(acks_late=True)

@@ -224,8 +224,6 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_QUEUES_ALL = queues.ALL_QUEUES
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# A publish must fail fast when the broker is down, so an upload is never held
-# hostage by the queue; the sweeper re-queues what could not be sent.
 # The longest countdown before a task's retry (retry_backoff_max in documents/tasks.py).
 TASK_RETRY_BACKOFF_MAX_S = 300
 # Tasks are acknowledged when they end (acks_late), so the message of a worker that
@@ -234,6 +232,8 @@ TASK_RETRY_BACKOFF_MAX_S = 300
 # retry countdown (a worker holds a countdown's message unacknowledged), or a slow
 # task would be handed to a second worker while the first still runs it.
 REDELIVERY_AFTER_S = CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX_S + 60
+# A publish must fail fast when the broker is down, so an upload is never held
+# hostage by the queue; the sweeper re-queues what could not be sent.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 2,
     "interval_start": 0.2,

@@ -41,6 +41,16 @@ def _document(
     return Document.objects.get(id=created.document.id)
 
 
+def _outage() -> OperationalError:
+    """A lost connection, as Django raises it."""
+    try:
+        raise OperationalError("server closed the connection") from (
+            psycopg.OperationalError("server closed the connection")
+        )
+    except OperationalError as exc:
+        return exc
+
+
 def _sent_ids(send: Any) -> set[str]:
     return {call.args[1] for call in send.call_args_list}
 
@@ -108,13 +118,7 @@ def test_a_database_outage_does_not_fail_the_document(
     user: Any, workspace: Any
 ) -> None:
     document = _document(user, workspace, "processing", 0, "embedding")
-    try:
-        raise OperationalError("server closed the connection") from (
-            psycopg.OperationalError("server closed the connection")
-        )
-    except OperationalError as exc:
-        outage = exc
-    IngestTask().on_failure(outage, "task", [str(document.id)], {}, None)
+    IngestTask().on_failure(_outage(), "task", [str(document.id)], {}, None)
     document.refresh_from_db()
     assert document.status == "processing"
     IngestTask().on_failure(RuntimeError("boom"), "task", [str(document.id)], {}, None)
@@ -141,3 +145,18 @@ def test_a_broker_outage_between_stages_leaves_the_document_to_the_sweep(
     document.refresh_from_db()
     assert document.status == "processing", document.error
     assert document.text
+
+
+def test_a_database_outage_retries_the_stage_instead_of_failing_it(
+    user: Any, workspace: Any
+) -> None:
+    document = _document(user, workspace, "processing", 0, "embedding")
+    outage = _outage()
+    with mock.patch(
+        "documents.ingestion.pipeline.document_ingest", side_effect=[outage, False]
+    ) as ingest:
+        result = ingest_index_task.apply(args=(str(document.id),))
+    assert ingest.call_count == 2, "run again once the database answered"
+    assert result.successful()
+    document.refresh_from_db()
+    assert document.status == "processing"

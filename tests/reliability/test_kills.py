@@ -11,6 +11,7 @@ printed (pytest -s), not asserted.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -51,6 +52,7 @@ class Prober(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {self.stack.token}"}
         with httpx.Client(base_url=self.stack.base_url, timeout=10) as client:
             while not self.done.is_set():
@@ -66,10 +68,16 @@ class Prober(threading.Thread):
                 time.sleep(0.2)
 
 
+# Quicker than the defaults (90 s, every 30 s) to keep the test short;
+# RELIABILITY_DEFAULT_TIMINGS=1 measures the defaults instead.
+QUICK_SWEEP = {"STALE_DOCUMENT_S": "10", "REQUEUE_STALE_EVERY_S": "5"}
+
+
 @pytest.fixture
 def stack(
     tmp_path: Path, fake_anthropic: FakeAnthropic, fake_voyage: FakeVoyage
 ) -> Iterator[Stack]:
+    quick = os.environ.get("RELIABILITY_DEFAULT_TIMINGS") != "1"
     running = Stack(
         tmp_path / "var",
         {
@@ -79,9 +87,7 @@ def stack(
             "VOYAGE_BASE_URL": fake_voyage.base_url,
             "API_MAX_RETRIES": "0",
             "WORKER_CONCURRENCY": "2",
-            # Quicker than the defaults (90 s, every 30 s) to keep the test short.
-            "STALE_DOCUMENT_S": "10",
-            "REQUEUE_STALE_EVERY_S": "5",
+            **(QUICK_SWEEP if quick else {}),
         },
     )
     try:
