@@ -111,9 +111,15 @@ def run_child(
         process = subprocess.Popen(
             command, stdin=stdin, stdout=stdout, stderr=stderr, cwd=BASE_DIR, env=env
         )
-        status, polled_kb, timed_out, tail = _wait(
-            process, stderr, started + bounds.time_s + _GRACE_S, on_progress
-        )
+        try:
+            status, polled_kb, timed_out, tail = _wait(
+                process, stderr, started + bounds.time_s + _GRACE_S, on_progress
+            )
+        except BaseException:
+            # The task's soft time limit, a shutdown: never leave the child behind.
+            process.kill()
+            process.wait()
+            raise
         seconds = time.monotonic() - started
         stdout.seek(0)
         header_line = stdout.readline()

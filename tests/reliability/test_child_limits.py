@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from typing import Any
+
+import pytest
 
 from documents.ingestion import sandbox
 from documents.ingestion.bounds import Bounds
-from documents.ingestion.extraction import HTML, TEXT
-from tests.reliability.corpus import html_nested
+from documents.ingestion.extraction import HTML, PDF, TEXT
+from tests.reliability.corpus import html_nested, pdf_many_pages
 
 EXTRACT = {"kind": "extract", "mime_type": TEXT}
 
@@ -30,7 +34,7 @@ def test_a_file_that_takes_too_long_is_stopped_at_the_time_limit() -> None:
     assert run.seconds < 2 + 5 + 3
 
 
-def test_the_child_sees_no_secrets_of_the_worker(monkeypatch: object) -> None:
+def test_the_child_sees_no_secrets_of_the_worker() -> None:
     os.environ["CAIRN_TEST_SECRET"] = "hunter2"
     try:
         # The child's environment is rebuilt from a short allow-list.
@@ -51,3 +55,30 @@ def test_progress_is_relayed_page_by_page() -> None:
     )
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert extracted.page_starts == [0, 3, 6]
+
+
+def test_the_child_is_killed_when_the_worker_gives_up_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        process = real_popen(*args, **kwargs)
+        started.append(process.pid)
+        return process
+
+    def interrupted(done: int, total: int) -> None:
+        raise KeyboardInterrupt  # stands in for Celery's SoftTimeLimitExceeded
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    with pytest.raises(KeyboardInterrupt):
+        sandbox.extract_bounded(
+            pdf_many_pages(True),
+            PDF,
+            bounds=Bounds(pdf_max_pages=1_000_000),
+            on_page=interrupted,
+        )
+    (pid,) = started
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: not running, not a zombie
