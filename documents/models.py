@@ -132,6 +132,8 @@ class Document(models.Model):
     # Set just before an upload; a redelivered task that finds it set (and no
     # file_id) adopts the file the killed attempt uploaded instead of a second one.
     upload_started = models.DateTimeField(null=True, blank=True)
+    # When the remote file expires (FILES_API_EXPIRES_IN_S); null: never.
+    expires_at = models.DateTimeField(null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
     # Free labels a question can be scoped to ("policy", "finance", ...).
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)

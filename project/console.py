@@ -64,6 +64,9 @@ def files(request: HttpRequest) -> HttpResponse:
     context["missing"] = Document.objects.filter(id__in=report.missing).select_related(
         "workspace"
     )
+    context["expired"] = Document.objects.filter(id__in=report.expired).select_related(
+        "workspace"
+    )
     return TemplateResponse(request, "admin/cairn/files.html", context)
 
 

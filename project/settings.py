@@ -233,6 +233,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "documents.tasks.drain_tombstones_task",
         "schedule": 300.0,
     },
+    # Re-uploads files expiring within a day (FILES_API_EXPIRES_IN_S); a no-op
+    # when uploads never expire.
+    "files-refresh-expiring": {
+        "task": "documents.tasks.files_refresh_expiring_task",
+        "schedule": 3600.0,
+    },
     "files-reconcile-report": {
         "task": "documents.tasks.files_reconcile_task",
         "schedule": float(env_int("FILES_RECONCILE_EVERY_S", 3600)),
@@ -297,6 +303,17 @@ FILES_API_BACKOFF_S = float(env_str("FILES_API_BACKOFF_S", "1.0"))
 FILES_API_BACKOFF_MAX_S = float(env_str("FILES_API_BACKOFF_MAX_S", "60"))
 # After a storage-full refusal, uploads pause this long (or until reconcile frees).
 FILES_API_PAUSE_MINUTES = env_int("FILES_API_PAUSE_MINUTES", 60)
+# Lifetime of an uploaded file (expires_in_seconds: one hour to ninety days);
+# unset, files never expire. An expired file is re-uploaded from the kept
+# original when a question needs it, and refreshed a day ahead by a beat task.
+FILES_API_EXPIRES_IN_S: int | None = None
+if env_str("FILES_API_EXPIRES_IN_S"):
+    FILES_API_EXPIRES_IN_S = env_int("FILES_API_EXPIRES_IN_S", 0)
+    if not 3600 <= FILES_API_EXPIRES_IN_S <= 7_776_000:
+        raise ImproperlyConfigured(
+            "FILES_API_EXPIRES_IN_S must be between 3600 (one hour) and "
+            f"7776000 (ninety days), not {FILES_API_EXPIRES_IN_S}"
+        )
 
 CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)

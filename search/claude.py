@@ -16,7 +16,15 @@ log = logging.getLogger(__name__)
 
 
 class FileMissing(Exception):
-    """A file the request referenced is not in the Files API any more (404)."""
+    """A file the request referenced cannot be read any more (404).
+
+    `expired` tells the 404 `file_expired` (FileExpiredError: the metadata is
+    still listed, only the bytes are gone) from a file that was deleted.
+    """
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
 
 
 # The raw stream events Cairn reads; the SDK's convenience events repeat them.
@@ -32,26 +40,28 @@ RAW_EVENTS = frozenset(
 )
 
 
-def create_message(request: dict[str, Any], *, betas: list[str]) -> dict[str, Any]:
-    """Send a Messages request through the beta client and return it as plain JSON."""
+def create_message(request: dict[str, Any]) -> dict[str, Any]:
+    """Send a Messages request and return the message as plain JSON.
+
+    Citations, file document sources, search_result blocks, the web fetch tool
+    and prompt caching are all generally available: no beta header is sent.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeprecationWarning)
-        message = files_api.client().beta.messages.create(**request, betas=betas)
+        message = files_api.client().messages.create(**request)
     _log_warnings(caught)
     result: dict[str, Any] = message.model_dump(mode="json")
     return result
 
 
-def stream_message(
-    request: dict[str, Any], *, betas: list[str]
-) -> Iterator[dict[str, Any]]:
+def stream_message(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Stream a Messages request: raw events as JSON, then the final message.
 
     The last item is {"type": "final_message", "message": {...}}.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeprecationWarning)
-        manager = files_api.client().beta.messages.stream(**request, betas=betas)
+        manager = files_api.client().messages.stream(**request)
     _log_warnings(caught)
     try:
         with manager as stream:
@@ -60,7 +70,9 @@ def stream_message(
                     yield event.model_dump(mode="json")
             final = stream.get_final_message().model_dump(mode="json")
     except anthropic.NotFoundError as exc:
-        raise FileMissing(str(exc)) from exc
+        # FileExpiredError is a NotFoundError with error_code "file_expired".
+        expired = getattr(exc, "error_code", None) == "file_expired"
+        raise FileMissing(str(exc), expired=expired) from exc
     yield {"type": "final_message", "message": final}
 
 

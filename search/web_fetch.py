@@ -12,7 +12,6 @@ from typing import Any
 
 from documents.models import Workspace
 
-BETA = "web-fetch-2025-09-10"
 TOOL_TYPE = "web_fetch_20250910"
 TOOL_NAME = "web_fetch"
 SYSTEM_ADDITION = (
@@ -54,11 +53,10 @@ def tool_for(workspace: Workspace, question: str) -> dict[str, Any] | None:
     return tool
 
 
-def add_to_request(request: dict[str, Any], tool: dict[str, Any]) -> str:
-    """Put the tool into a Messages request; return the beta it needs."""
+def add_to_request(request: dict[str, Any], tool: dict[str, Any]) -> None:
+    """Put the tool into a Messages request (generally available: no beta)."""
     request["tools"] = [*request.get("tools", []), tool]
     request["system"] = str(request.get("system", "")) + SYSTEM_ADDITION
-    return BETA
 
 
 def parse_fetches(content: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import pytest
 
 from tests.fakes.anthropic import FakeAnthropic
 
-BETAS = ["web-fetch-2025-09-10"]
 MODEL = "claude-sonnet-4-6"
 
 
@@ -21,44 +20,36 @@ def _create(
     client: anthropic.Anthropic,
     text: str,
     tools: list[dict[str, Any]],
-    betas: list[str] = BETAS,
 ) -> dict[str, Any]:
-    message = client.beta.messages.create(
+    message = client.messages.create(
         model=MODEL,
         max_tokens=500,
         messages=[{"role": "user", "content": text}],
         tools=tools,  # type: ignore[arg-type]
-        betas=betas,
     )
     result: dict[str, Any] = message.model_dump(mode="json")
     return result
 
 
 @pytest.mark.parametrize(
-    ("tool", "betas", "needle"),
+    ("tool", "needle"),
     [
-        (
-            _tool(allowed_domains=["a.com"], blocked_domains=["b.com"]),
-            BETAS,
-            "both",
-        ),
-        (_tool(), [], "web-fetch-2025-09-10"),
-        (_tool(name="fetch"), BETAS, "name"),
-        (_tool(type="web_fetch_20990101"), BETAS, "type"),
-        (_tool(allowed_domains=["https://a.com"]), BETAS, "scheme"),
-        (_tool(max_uses=0), BETAS, "max_uses"),
-        (_tool(citations=True), BETAS, "citations"),
-        (_tool(surprise=1), BETAS, "surprise"),
+        (_tool(allowed_domains=["a.com"], blocked_domains=["b.com"]), "both"),
+        (_tool(name="fetch"), "name"),
+        (_tool(type="web_fetch_20990101"), "type"),
+        (_tool(allowed_domains=["https://a.com"]), "scheme"),
+        (_tool(max_uses=0), "max_uses"),
+        (_tool(citations=True), "citations"),
+        (_tool(surprise=1), "surprise"),
     ],
 )
 def test_bad_tool_definitions_are_rejected(
     anthropic_client: anthropic.Anthropic,
     tool: dict[str, Any],
-    betas: list[str],
     needle: str,
 ) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
-        _create(anthropic_client, "Read https://a.com/x", [tool], betas)
+        _create(anthropic_client, "Read https://a.com/x", [tool])
     assert needle in str(caught.value)
 
 
@@ -144,12 +135,11 @@ def test_streaming_carries_the_fetch_blocks(
     anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.web_pages["https://a.com/llamas"] = ("Llamas", "Llamas eat grass.")
-    with anthropic_client.beta.messages.stream(
+    with anthropic_client.messages.stream(
         model=MODEL,
         max_tokens=500,
         messages=[{"role": "user", "content": "Llamas? https://a.com/llamas"}],
         tools=[_tool(citations={"enabled": True})],  # type: ignore[list-item]
-        betas=BETAS,
     ) as stream:
         final = stream.get_final_message()
     use, result = final.content[0], final.content[1]

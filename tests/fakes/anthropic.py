@@ -57,7 +57,21 @@ from tests.fakes._server import (
 )
 from tests.fakes.pdf import PdfError, page_texts
 
-FILES_BETA = "files-api-2025-04-14"
+# The beta names the API still accepts (the SDK's AnthropicBetaParam, 2.15.0, the
+# ones a Cairn request could carry). Features that went GA dropped theirs:
+# "web-fetch-2025-09-10" is not among them, and the real API answers 400 to a
+# name it does not know.
+KNOWN_BETAS = frozenset(
+    {
+        "files-api-2025-04-14",
+        "extended-cache-ttl-2025-04-11",
+        "prompt-caching-2024-07-31",
+        "pdfs-2024-09-25",
+        "token-counting-2024-11-01",
+        "context-1m-2025-08-07",
+        "interleaved-thinking-2025-05-14",
+    }
+)
 NOT_FOUND_ANSWER = "I could not find this in the provided documents."
 ANSWER_INTRO = "Based on the documents:"
 MAX_CACHE_BREAKPOINTS = 4
@@ -162,6 +176,18 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_request_error", message)
 
 
+def _readable(stored: StoredFile) -> StoredFile:
+    """The file, or the 404 `file_expired` the API answers once it has expired."""
+    if stored.expired():
+        raise ApiError(
+            404,
+            "not_found_error",
+            f"File {stored.id} has expired and its content is no longer available.",
+            error_code="file_expired",
+        )
+    return stored
+
+
 def rfc3339(moment: datetime) -> str:
     """Format a UTC time like the API: 2025-01-01T00:00:00.123456Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -178,6 +204,13 @@ class StoredFile:
     created_at: str
     seq: int
     expires_at: str | None = None
+
+    def expired(self) -> bool:
+        """Tell whether the file is past its expires_at (its bytes are gone)."""
+        if self.expires_at is None:
+            return False
+        moment = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+        return moment <= datetime.now(UTC)
 
     def metadata(self) -> dict[str, Any]:
         """Return the API's file metadata object."""
@@ -402,31 +435,23 @@ class FakeAnthropic(FakeHTTPServer):
             raise _invalid(f"anthropic-version: invalid version {version!r}")
 
     def _betas(self, incoming: Incoming) -> set[str]:
-        """Return the anthropic-beta values, rejecting malformed ones."""
+        """Return the anthropic-beta values, rejecting any the API does not know."""
         raw = incoming.headers.get("anthropic-beta", "")
         betas = {b.strip() for b in raw.split(",") if b.strip()}
-        bad = sorted(b for b in betas if not _BETA_NAME.match(b))
+        bad = sorted(betas - KNOWN_BETAS)
         if bad:
             raise _invalid(
-                f"Unexpected value(s) `{', '.join(bad)}` for the `anthropic-beta` "
+                f"Unexpected value(s) `{'`, `'.join(bad)}` for the `anthropic-beta` "
                 "header. Please consult our documentation at docs.claude.com or try "
                 "again without the header."
             )
         return betas
 
-    def _require_files_beta(self, incoming: Incoming) -> None:
-        """Reject the request unless the files beta is enabled."""
-        if FILES_BETA not in self._betas(incoming):
-            raise _invalid(
-                "The Files API is in beta: add the header "
-                f"`anthropic-beta: {FILES_BETA}` to use it."
-            )
-
     def _route(self, incoming: Incoming) -> Reply:
         """Dispatch to the endpoint for this method and path."""
         path, method = incoming.path, incoming.method
+        self._betas(incoming)
         if path == "/v1/files":
-            self._require_files_beta(incoming)
             if method == "POST":
                 return self._upload(incoming)
             if method == "GET":
@@ -434,11 +459,11 @@ class FakeAnthropic(FakeHTTPServer):
             raise ApiError(405, "invalid_request_error", "Method not allowed")
         match = re.fullmatch(r"/v1/files/([^/]+)(/content)?", path)
         if match:
-            self._require_files_beta(incoming)
             stored = self._get_file(match.group(1))
             if match.group(2):
                 if method != "GET":
                     raise ApiError(405, "invalid_request_error", "Method not allowed")
+                _readable(stored)
                 raise ApiError(
                     400,
                     "invalid_request_error",
@@ -460,6 +485,11 @@ class FakeAnthropic(FakeHTTPServer):
         raise ApiError(404, "not_found_error", "Not Found")
 
     # -- Files API ---------------------------------------------------------
+
+    def expire(self, file_id: str) -> None:
+        """Let a file's expires_at pass now (tests): metadata stays, bytes go."""
+        with self._lock:
+            self.files[file_id].expires_at = rfc3339(datetime.now(UTC))
 
     def _get_file(self, file_id: str) -> StoredFile:
         """Return a stored file or answer 404."""
@@ -632,7 +662,7 @@ class FakeAnthropic(FakeHTTPServer):
             ) from None
         if not isinstance(body, dict):
             raise _invalid("Request body must be a JSON object")
-        prompt = self._parse_prompt(body, self._betas(incoming), count_only=count_only)
+        prompt = self._parse_prompt(body, count_only=count_only)
         if prompt.total_tokens > self.context_window_tokens:
             raise _invalid(
                 f"prompt is too long: {prompt.total_tokens} tokens > "
@@ -691,9 +721,7 @@ class FakeAnthropic(FakeHTTPServer):
         ]
         return Reply(200, content_type="text/event-stream", stream=iter_sse(events))
 
-    def _parse_prompt(
-        self, body: dict[str, Any], betas: set[str], *, count_only: bool
-    ) -> Prompt:
+    def _parse_prompt(self, body: dict[str, Any], *, count_only: bool) -> Prompt:
         """Validate a Messages request body into a Prompt."""
         allowed = _COUNT_FIELDS if count_only else _CREATE_FIELDS
         extra = sorted(set(body) - allowed)
@@ -722,8 +750,8 @@ class FakeAnthropic(FakeHTTPServer):
             model=model, max_tokens=max_tokens, stream=bool(stream), question=""
         )
         self._parse_system(body.get("system"), prompt)
-        self._parse_messages(body.get("messages"), prompt, betas)
-        prompt.web_fetch = web_fetch.check_tools(body.get("tools"), betas, _invalid)
+        self._parse_messages(body.get("messages"), prompt)
+        prompt.web_fetch = web_fetch.check_tools(body.get("tools"), _invalid)
         top_level_cache = body.get("cache_control")
         if top_level_cache is not None:
             # Automatic caching: a breakpoint on the last block of the prompt.
@@ -771,7 +799,7 @@ class FakeAnthropic(FakeHTTPServer):
             ttl = _check_cache_control(block["cache_control"], f"{where}.cache_control")
             prompt.breakpoints.append((len(prompt.parts) - 1, ttl))
 
-    def _parse_messages(self, messages: Any, prompt: Prompt, betas: set[str]) -> None:
+    def _parse_messages(self, messages: Any, prompt: Prompt) -> None:
         """Validate the turns and collect the last user turn's text."""
         if not isinstance(messages, list):
             raise _invalid("messages: Field required")
@@ -812,7 +840,7 @@ class FakeAnthropic(FakeHTTPServer):
                 )
             for b, block in enumerate(content):
                 block_where = f"{where}.content.{b}"
-                self._parse_block(block, block_where, role, prompt, betas)
+                self._parse_block(block, block_where, role, prompt)
                 if role == "user" and block.get("type") == "text":
                     last_user_texts.append(block["text"])
         prompt.question = "\n".join(last_user_texts)
@@ -823,7 +851,6 @@ class FakeAnthropic(FakeHTTPServer):
         where: str,
         role: str,
         prompt: Prompt,
-        betas: set[str],
     ) -> None:
         """Validate one content block of a message."""
         if not isinstance(block, dict):
@@ -836,9 +863,9 @@ class FakeAnthropic(FakeHTTPServer):
                 raise _invalid(
                     f"{where}: document blocks are only allowed in user turns"
                 )
-            self._document_block(block, where, prompt, betas)
+            self._document_block(block, where, prompt)
         elif kind == "image":
-            self._image_block(block, where, betas)
+            self._image_block(block, where)
         elif kind not in _OPAQUE_BLOCKS:
             raise _invalid(
                 f"{where}.type: Input tag {kind!r} found using 'type' does not match "
@@ -864,14 +891,14 @@ class FakeAnthropic(FakeHTTPServer):
                 f"{where}: text content blocks must contain non-whitespace text"
             )
 
-    def _image_block(self, block: dict[str, Any], where: str, betas: set[str]) -> None:
+    def _image_block(self, block: dict[str, Any], where: str) -> None:
         """Validate an image block and its source."""
         source = block.get("source")
         if not isinstance(source, dict):
             raise _invalid(f"{where}.source: Field required")
         kind = source.get("type")
         if kind == "file":
-            stored = self._file_source(source, where, betas)
+            stored = self._file_source(source, where)
             if stored.mime_type not in _IMAGE_TYPES:
                 raise _invalid(
                     f"{where}.source: file {stored.id} has mime type "
@@ -883,22 +910,15 @@ class FakeAnthropic(FakeHTTPServer):
         elif kind != "url":
             raise _invalid(f"{where}.source.type: unsupported image source")
 
-    def _file_source(
-        self, source: dict[str, Any], where: str, betas: set[str]
-    ) -> StoredFile:
-        """Resolve a file source, which needs the files beta."""
-        if FILES_BETA not in betas:
-            raise _invalid(
-                f"{where}.source: the file source type requires the "
-                f"`anthropic-beta: {FILES_BETA}` header"
-            )
+    def _file_source(self, source: dict[str, Any], where: str) -> StoredFile:
+        """Resolve a file source: 404 for a file that is gone or has expired."""
         file_id = source.get("file_id")
         if not isinstance(file_id, str) or not file_id:
             raise _invalid(f"{where}.source.file_id: Field required")
-        return self._get_file(file_id)
+        return _readable(self._get_file(file_id))
 
     def _document_block(
-        self, block: dict[str, Any], where: str, prompt: Prompt, betas: set[str]
+        self, block: dict[str, Any], where: str, prompt: Prompt
     ) -> None:
         """Validate a document block and resolve its citable units."""
         allowed = {"type", "source", "title", "context", "citations", "cache_control"}
@@ -923,7 +943,7 @@ class FakeAnthropic(FakeHTTPServer):
         source = block.get("source")
         if not isinstance(source, dict):
             raise _invalid(f"{where}.source: Field required")
-        kind, units, file_id = self._document_units(source, f"{where}.source", betas)
+        kind, units, file_id = self._document_units(source, f"{where}.source")
         # A PDF without a text layer (a scan) is still a valid document: Claude
         # sees the page images; it just has no sentences for this fake to cite.
         if not units and kind != "page_location":
@@ -943,7 +963,7 @@ class FakeAnthropic(FakeHTTPServer):
         )
 
     def _document_units(
-        self, source: dict[str, Any], where: str, betas: set[str]
+        self, source: dict[str, Any], where: str
     ) -> tuple[
         Literal["char_location", "page_location", "content_block_location"],
         list[Unit],
@@ -976,7 +996,7 @@ class FakeAnthropic(FakeHTTPServer):
             return "content_block_location", _content_units(source, where), None
         if kind == "file":
             _only_keys(source, {"type", "file_id"}, where)
-            stored = self._file_source(source, where, betas)
+            stored = self._file_source(source, where)
             if stored.mime_type not in _DOCUMENT_FILE_TYPES:
                 raise _invalid(
                     f"{where}: file {stored.id} has mime type {stored.mime_type}, "

@@ -48,7 +48,7 @@ _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
 Invalid = Callable[[str], Exception]
 
 
-def check_tools(tools: Any, betas: set[str], invalid: Invalid) -> dict[str, Any] | None:
+def check_tools(tools: Any, invalid: Invalid) -> dict[str, Any] | None:
     """Validate the request's tools; return the web fetch tool if there is one."""
     if tools is None:
         return None
@@ -68,21 +68,17 @@ def check_tools(tools: Any, betas: set[str], invalid: Invalid) -> dict[str, Any]
         names.add(name)
         kind = tool.get("type")
         if isinstance(kind, str) and kind.startswith("web_fetch"):
-            found = _check_web_fetch(tool, where, betas, invalid)
+            found = _check_web_fetch(tool, where, invalid)
     return found
 
 
 def _check_web_fetch(
-    tool: dict[str, Any], where: str, betas: set[str], invalid: Invalid
+    tool: dict[str, Any], where: str, invalid: Invalid
 ) -> dict[str, Any]:
     if tool["type"] != TOOL_TYPE:
         raise invalid(
             f"{where}.type: Input tag {tool['type']!r} found using 'type' does not "
             "match any of the expected tags"
-        )
-    if BETA not in betas:
-        raise invalid(
-            f"{where}: the web fetch tool requires the `anthropic-beta: {BETA}` header"
         )
     extra = sorted(set(tool) - _TOOL_KEYS)
     if extra:

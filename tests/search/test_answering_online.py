@@ -44,7 +44,8 @@ def test_the_request_has_file_blocks_with_citations_and_cache_control(
     report = ingested(user, "report.pdf", make_pdf(PAGES))
     _ask(api, "How long does the widget warranty last, and how many vacation days?")
     (request,) = _messages(fake_anthropic)
-    assert "files-api-2025-04-14" in request.headers["anthropic-beta"]
+    # Citations, file sources and caching are GA: no beta header at all.
+    assert "anthropic-beta" not in request.headers
     body = request.body
     assert body["model"] == "claude-sonnet-4-6"
     assert body["system"] == SYSTEM_PROMPT

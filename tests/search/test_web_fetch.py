@@ -58,7 +58,7 @@ def test_urls_are_found_in_questions_without_trailing_punctuation() -> None:
     ]
 
 
-def test_the_request_includes_the_tool_and_its_beta(
+def test_the_request_includes_the_tool_without_a_beta(
     online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic
 ) -> None:
     ingested(user, "handbook.md", HANDBOOK.encode())
@@ -71,8 +71,7 @@ def test_the_request_includes_the_tool_and_its_beta(
     fake_anthropic.web_pages[PRICING_URL] = ("Pricing", PRICING)
     _ask(api, f"What does {PRICING_URL} say the Pro plan costs?")
     (request,) = _messages(fake_anthropic)
-    betas = request.headers["anthropic-beta"].split(",")
-    assert {"files-api-2025-04-14", "web-fetch-2025-09-10"} <= set(betas)
+    assert "anthropic-beta" not in request.headers
     assert request.body["tools"] == [
         {
             "type": "web_fetch_20250910",
@@ -109,7 +108,7 @@ def test_no_tool_without_a_url_or_when_disabled(
     _ask(api, f"How many vacation days? See {PRICING_URL}")
     for request in _messages(fake_anthropic):
         assert "tools" not in request.body
-        assert "web-fetch" not in request.headers["anthropic-beta"]
+        assert "anthropic-beta" not in request.headers
 
 
 def test_fetches_and_citations_are_stored_and_rendered(
