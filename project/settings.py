@@ -257,6 +257,13 @@ ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL") or None
 CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-4-6")
 CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 1024)
+# Lifetime of the cached documents prefix: "5m" (writes cost 1.25x input) or "1h"
+# (2x, worth it when questions about the same documents come less often).
+CLAUDE_CACHE_TTL = env_str("CLAUDE_CACHE_TTL", "5m")
+if CLAUDE_CACHE_TTL not in ("5m", "1h"):
+    raise ImproperlyConfigured(
+        f"CLAUDE_CACHE_TTL must be 5m or 1h, not {CLAUDE_CACHE_TTL!r}"
+    )
 VOYAGE_API_KEY = env_str("VOYAGE_API_KEY")
 VOYAGE_BASE_URL = env_str("VOYAGE_BASE_URL") or None
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")

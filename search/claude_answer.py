@@ -39,7 +39,9 @@ def claude_parts(
     """Stream Claude's answer over the context that fits, mapping each citation."""
     context = choose_context(hits)
     result.context_mode = context.mode
-    first_web = len(context.documents)
+    # Fetched pages are numbered after the request's document blocks; search
+    # results are counted apart (search_result_index), so chunks mode starts at 0.
+    first_web = len(context.documents) if context.mode == "files" else 0
     for event in _stream_with_reupload(question, context, history, result, web_tool):
         kind = event.get("type")
         if kind == "content_block_start":

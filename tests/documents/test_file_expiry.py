@@ -1,4 +1,4 @@
-"""Files that expire (FILES_API_EXPIRES_IN_S): stored, shown, re-uploaded, reconciled."""
+"""Files that expire (FILES_API_EXPIRES_IN_S): stored, shown, re-uploaded."""
 
 from __future__ import annotations
 

@@ -94,7 +94,6 @@ _OPAQUE_BLOCKS = frozenset(
         "server_tool_use",
         "web_search_tool_result",
         "web_fetch_tool_result",
-        "search_result",
         "container_upload",
         "mcp_tool_use",
         "mcp_tool_result",
@@ -233,7 +232,7 @@ class Unit:
     cited_text: str
     answer_text: str
     terms: frozenset[str]
-    location: dict[str, int]
+    location: dict[str, Any]
 
 
 @dataclass
@@ -241,7 +240,12 @@ class Document:
     """A document block of the request, resolved to its citable units."""
 
     index: int
-    kind: Literal["char_location", "page_location", "content_block_location"]
+    kind: Literal[
+        "char_location",
+        "page_location",
+        "content_block_location",
+        "search_result_location",
+    ]
     title: str | None
     file_id: str | None
     citations: bool
@@ -258,6 +262,8 @@ class Prompt:
     stream: bool
     question: str
     documents: list[Document] = field(default_factory=list)
+    # search_result blocks, numbered apart from documents (search_result_index).
+    search_results: list[Document] = field(default_factory=list)
     # One (canonical text, token estimate) per prompt block, in prompt order.
     parts: list[tuple[str, int]] = field(default_factory=list)
     # Indexes into parts that carry cache_control, with their TTL.
@@ -767,6 +773,10 @@ class FakeAnthropic(FakeHTTPServer):
             raise _invalid(
                 "Citations must be enabled on all documents or on none of them."
             )
+        if len({result.citations for result in prompt.search_results}) > 1:
+            raise _invalid(
+                "Citations must be enabled on all search results or on none of them."
+            )
         return prompt
 
     def _parse_system(self, system: Any, prompt: Prompt) -> None:
@@ -866,16 +876,25 @@ class FakeAnthropic(FakeHTTPServer):
             self._document_block(block, where, prompt)
         elif kind == "image":
             self._image_block(block, where)
+        elif kind == "search_result":
+            if role != "user":
+                raise _invalid(
+                    f"{where}: search_result blocks are only allowed in user turns"
+                )
+            prompt.search_results.append(
+                _search_result(block, where, len(prompt.search_results))
+            )
         elif kind not in _OPAQUE_BLOCKS:
             raise _invalid(
                 f"{where}.type: Input tag {kind!r} found using 'type' does not match "
                 "any of the expected tags"
             )
         self._add_part(prompt, [role, block], block, where)
-        if kind == "document":
-            # The part's tokens are the resolved document's, not its JSON's.
+        if kind in ("document", "search_result"):
+            # The part's tokens are the resolved block's, not its JSON's.
             text, _ = prompt.parts[-1]
-            prompt.parts[-1] = (text, prompt.documents[-1].tokens)
+            resolved = prompt.documents if kind == "document" else prompt.search_results
+            prompt.parts[-1] = (text, resolved[-1].tokens)
 
     @staticmethod
     def _text_block(block: dict[str, Any], where: str) -> None:
@@ -1127,42 +1146,90 @@ class FakeAnthropic(FakeHTTPServer):
         """Cite the sentences that best match the question; return content and usage."""
         question = _text.content_terms(prompt.question)
         scored: list[tuple[int, int, int, Document, Unit]] = []
-        for doc in prompt.documents:
+        for order, doc in enumerate(prompt.documents + prompt.search_results):
             for position, unit in enumerate(doc.units):
                 score = len(question & unit.terms)
                 if score > 0:
-                    scored.append((-score, doc.index, position, doc, unit))
+                    scored.append((-score, order, position, doc, unit))
         scored.sort(key=lambda item: item[:3])
-        chosen = scored[:3]
+        chosen = _merge_adjacent_blocks([(doc, unit) for *_, doc, unit in scored[:3]])
         blocks: list[dict[str, Any]]
         if not chosen:
             blocks = [{"type": "text", "text": NOT_FOUND_ANSWER}]
-        elif prompt.documents and any(doc.citations for *_, doc, _ in chosen):
+        elif any(doc.citations for doc, _ in chosen):
             blocks = [{"type": "text", "text": ANSWER_INTRO + " "}]
-            for n, (_, _, _, doc, unit) in enumerate(chosen):
+            for n, (doc, unit) in enumerate(chosen):
                 spacer = "" if n == len(chosen) - 1 else " "
                 if not doc.citations:
                     blocks.append({"type": "text", "text": unit.answer_text + spacer})
                     continue
-                citation = {
-                    "type": doc.kind,
-                    "cited_text": unit.cited_text,
-                    "document_index": doc.index,
-                    "document_title": doc.title,
-                    **unit.location,
-                    "file_id": doc.file_id,
-                }
                 blocks.append(
                     {
                         "type": "text",
                         "text": unit.answer_text + spacer,
-                        "citations": [citation],
+                        "citations": [_citation(doc, unit)],
                     }
                 )
         else:
-            sentences = " ".join(unit.answer_text for *_, unit in chosen)
+            sentences = " ".join(unit.answer_text for _, unit in chosen)
             blocks = [{"type": "text", "text": f"{ANSWER_INTRO} {sentences}"}]
         return _limit_output(blocks, prompt.max_tokens)
+
+
+def _citation(doc: Document, unit: Unit) -> dict[str, Any]:
+    """The citation object for a unit, in the shape of its document's kind."""
+    if doc.kind == "search_result_location":
+        # Search results are counted apart from documents and carry no
+        # document_index; source and title name the result.
+        return {"type": doc.kind, "cited_text": unit.cited_text, **unit.location}
+    return {
+        "type": doc.kind,
+        "cited_text": unit.cited_text,
+        "document_index": doc.index,
+        "document_title": doc.title,
+        **unit.location,
+        "file_id": doc.file_id,
+    }
+
+
+def _merge_adjacent_blocks(
+    chosen: list[tuple[Document, Unit]],
+) -> list[tuple[Document, Unit]]:
+    """Join chosen neighbouring blocks of one search result into one citation.
+
+    The real API cites a range of blocks when a claim spans them; cited_text is
+    then the blocks' texts concatenated.
+    """
+    merged: list[tuple[Document, Unit]] = []
+    for doc, unit in chosen:
+        partner = next(
+            (
+                i
+                for i, (other, kept) in enumerate(merged)
+                if other is doc
+                and doc.kind == "search_result_location"
+                and kept.location["end_block_index"]
+                == unit.location["start_block_index"]
+            ),
+            None,
+        )
+        if partner is None:
+            merged.append((doc, unit))
+            continue
+        kept = merged[partner][1]
+        merged[partner] = (
+            doc,
+            Unit(
+                cited_text=kept.cited_text + unit.cited_text,
+                answer_text=f"{kept.answer_text} {unit.answer_text}",
+                terms=kept.terms | unit.terms,
+                location={
+                    **kept.location,
+                    "end_block_index": unit.location["end_block_index"],
+                },
+            ),
+        )
+    return merged
 
 
 def _limit_output(
@@ -1385,6 +1452,67 @@ def _content_units(source: dict[str, Any], where: str) -> list[Unit]:
             )
         )
     return units
+
+
+def _search_result(block: dict[str, Any], where: str, index: int) -> Document:
+    """Validate a search_result block; each text block is one citable unit."""
+    _only_keys(
+        block,
+        {"type", "source", "title", "content", "citations", "cache_control"},
+        where,
+    )
+    for name in ("source", "title"):
+        value = block.get(name)
+        if value is None:
+            raise _invalid(f"{where}.{name}: Field required")
+        if not isinstance(value, str):
+            raise _invalid(f"{where}.{name}: Input should be a valid string")
+    source, title = str(block["source"]), str(block["title"])
+    citations = block.get("citations")
+    if citations is not None and (
+        not isinstance(citations, dict)
+        or set(citations) - {"enabled"}
+        or not isinstance(citations.get("enabled", False), bool)
+    ):
+        raise _invalid(f"{where}.citations: Input should be {{'enabled': bool}}")
+    content = block.get("content")
+    if not isinstance(content, list) or not content:
+        raise _invalid(f"{where}.content: at least one content block is required")
+    units = []
+    for i, part in enumerate(content):
+        inner = f"{where}.content.{i}"
+        if not isinstance(part, dict) or part.get("type") != "text":
+            raise _invalid(f"{inner}.type: search result content must be text blocks")
+        _only_keys(part, {"type", "text", "cache_control", "citations"}, inner)
+        text = part.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _invalid(f"{inner}.text: text must be non-empty")
+        units.append(
+            Unit(
+                cited_text=text,
+                answer_text=" ".join(text.split()),
+                terms=frozenset(_text.content_terms(text)),
+                location={
+                    "search_result_index": index,
+                    "start_block_index": i,
+                    "end_block_index": i + 1,
+                    "source": source,
+                    "title": title,
+                },
+            )
+        )
+    # Counted like a document's: its texts, its title and (here) its source.
+    tokens = sum(_text.claude_tokens(u.cited_text) for u in units)
+    tokens += _text.claude_tokens(source) + _text.claude_tokens(title)
+    return Document(
+        index=index,
+        kind="search_result_location",
+        title=title,
+        file_id=None,
+        citations=bool((citations or {}).get("enabled", False)),
+        units=units,
+        tokens=tokens,
+    )
 
 
 def _block_tokens(block: dict[str, Any]) -> int:
