@@ -20,8 +20,9 @@ def health(request: HttpRequest) -> HttpResponse:
     """Counts by status, stuck and failed documents, queue lengths, workers."""
     context: dict[str, Any] = admin.site.each_context(request)
     context |= {"title": "Ingestion health"} | ingestion_health()
-    context["model_notice"] = claude.deprecation_notice()
     context["claude_model"] = claude.model()
+    if files_api.online():
+        context["model_status"] = claude.model_status()
     return TemplateResponse(request, "admin/cairn/health.html", context)
 
 

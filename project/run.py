@@ -56,6 +56,7 @@ def main() -> int:
 
         django.setup()  # starts (or joins) the embedded PostgreSQL
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("check")  # online: refuses a retired or unknown CLAUDE_MODEL
         call_command("ensure_admin")
         port = os.environ.get("PORT", "8000")
         host = os.environ.get("HOST", "127.0.0.1")

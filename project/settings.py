@@ -147,6 +147,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "documents.context_processors.cairn",
+                "search.context_processors.claude_model",
             ],
         },
     },
@@ -255,7 +256,10 @@ STALE_PROCESSING_MINUTES = env_int("STALE_PROCESSING_MINUTES", 30)
 # Outside APIs. Without keys Cairn runs offline (extractive answers, offline embedder).
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL") or None
-CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-4-6")
+# The current Sonnet (the SDK's model list, anthropic 2.15.0; the models overview
+# names Claude Sonnet 5.5 the current Sonnet). A retired or unknown model fails
+# the start-up check; a deprecated one warns (search/checks.py).
+CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-5-5")
 CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 1024)
 # Lifetime of the cached documents prefix: "5m" (writes cost 1.25x input) or "1h"
 # (2x, worth it when questions about the same documents come less often).
@@ -284,6 +288,12 @@ FILES_ORPHAN_GRACE_MINUTES = env_int("FILES_ORPHAN_GRACE_MINUTES", 60)
 # Cache writes are the 5-minute TTL price. A model missing here is costed at zero
 # and flagged as unpriced.
 CLAUDE_PRICES: dict[str, dict[str, str]] = {
+    "claude-sonnet-5-5": {
+        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50"
+    },
+    "claude-sonnet-5": {
+        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50"
+    },
     "claude-opus-4-5": {
         "input": "5", "output": "25", "cache_read": "0.50", "cache_write": "6.25"
     },

@@ -680,6 +680,29 @@ def test_unknown_model_is_404(anthropic_client: anthropic.Anthropic) -> None:
         )
 
 
+def test_models_list_pages_with_lifecycle_and_a_retired_model_is_refused(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
+    first = anthropic_client.models.list(limit=2)
+    every = list(anthropic_client.models.list(limit=2))
+    opus = anthropic_client.models.retrieve("claude-opus-4-5")
+
+    assert [m.id for m in first.data] == ["claude-sonnet-5-5", "claude-sonnet-4-6"]
+    assert first.has_more is True
+    assert [m.id for m in every][-1] == "claude-sonnet-4-5"
+    assert {m.id: m.lifecycle for m in every}["claude-sonnet-4-5"] == "retired"
+    assert opus.lifecycle == "deprecated"
+    assert opus.retires_at is not None and opus.retires_at.year == 2027
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic_client.models.retrieve("claude-sonnet-9-9")
+    with pytest.raises(anthropic.NotFoundError, match="claude-sonnet-4-5"):
+        anthropic_client.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hi"}],
+        )
+
+
 def test_max_tokens_cuts_the_answer(anthropic_client: anthropic.Anthropic) -> None:
     meta = upload(anthropic_client, "handbook.txt", HANDBOOK.encode(), "text/plain")
 

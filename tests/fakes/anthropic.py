@@ -149,6 +149,53 @@ _COUNT_FIELDS = frozenset(
 )
 
 
+def _model(
+    model_id: str,
+    name: str,
+    created: str,
+    lifecycle: str = "active",
+    deprecated_at: str | None = None,
+    retires_at: str | None = None,
+) -> dict[str, Any]:
+    """One entry of GET /v1/models, with the lifecycle fields of the current API."""
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": name,
+        "created_at": created,
+        "lifecycle": lifecycle,
+        "deprecated_at": deprecated_at,
+        "retires_at": retires_at,
+        "max_input_tokens": 1_000_000 if "-5" in model_id else 200_000,
+        "max_tokens": 128_000 if "-5" in model_id else 64_000,
+    }
+
+
+# What the fake's Models API lists, newest first. A retired model stays listed
+# (the historical record) but Messages refuses it, like a model never heard of.
+MODELS = (
+    _model("claude-sonnet-5-5", "Claude Sonnet 5.5", "2026-09-15T00:00:00Z"),
+    _model("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z"),
+    _model(
+        "claude-opus-4-5",
+        "Claude Opus 4.5",
+        "2025-11-24T00:00:00Z",
+        "deprecated",
+        "2026-07-22T00:00:00Z",
+        "2027-01-22T00:00:00Z",
+    ),
+    _model("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
+    _model(
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5",
+        "2025-09-29T00:00:00Z",
+        "retired",
+        "2026-05-30T00:00:00Z",
+        "2026-11-30T00:00:00Z",
+    ),
+)
+
+
 class ApiError(Exception):
     """An error answer with the real API's status, type and message."""
 
@@ -350,6 +397,8 @@ class FakeAnthropic(FakeHTTPServer):
         self.cache_ttl_s = 300.0
         # None accepts any non-empty key; a set accepts only those keys.
         self.api_keys = None
+        # The Models API's list; tests may add or change entries.
+        self.models: list[dict[str, Any]] = [dict(m) for m in MODELS]
         # What the web fetch tool "fetches": url -> (title, text), or an error code.
         self.web_pages: dict[str, tuple[str, str]] = {}
         self.web_errors: dict[str, str] = {}
@@ -484,11 +533,58 @@ class FakeAnthropic(FakeHTTPServer):
                     self.files.pop(stored.id, None)
                 return json_reply(200, {"id": stored.id, "type": "file_deleted"})
             raise ApiError(405, "invalid_request_error", "Method not allowed")
+        if path == "/v1/models" or path.startswith("/v1/models/"):
+            if method != "GET":
+                raise ApiError(405, "invalid_request_error", "Method not allowed")
+            return self._models(incoming, path.removeprefix("/v1/models").strip("/"))
         if path in ("/v1/messages", "/v1/messages/count_tokens"):
             if method != "POST":
                 raise ApiError(405, "invalid_request_error", "Method not allowed")
             return self._messages(incoming, count_only=path.endswith("count_tokens"))
         raise ApiError(404, "not_found_error", "Not Found")
+
+    # -- Models API --------------------------------------------------------
+
+    def _models(self, incoming: Incoming, model_id: str) -> Reply:
+        """GET /v1/models (id cursors, newest first) and GET /v1/models/{id}."""
+        with self._lock:
+            listed = list(self.models)
+        if model_id:
+            for entry in listed:
+                if entry["id"] == model_id:
+                    return json_reply(200, entry)
+            raise ApiError(404, "not_found_error", f"model: {model_id}")
+        limit = _parse_limit(incoming.query_one("limit"))
+        ids = [entry["id"] for entry in listed]
+        after, before = incoming.query_one("after_id"), incoming.query_one("before_id")
+        if after is not None and before is not None:
+            raise _invalid("Use only one of before_id and after_id")
+        for cursor in (after, before):
+            if cursor is not None and cursor not in ids:
+                raise _invalid(f"Unknown cursor id {cursor}")
+        if before is not None:
+            window = listed[: ids.index(before)]
+            chosen, has_more = window[-limit:], len(window) > limit
+        else:
+            window = listed[ids.index(after) + 1 :] if after is not None else listed
+            chosen, has_more = window[:limit], len(window) > limit
+        return json_reply(
+            200,
+            {
+                "data": chosen,
+                "has_more": has_more,
+                "first_id": chosen[0]["id"] if chosen else None,
+                "last_id": chosen[-1]["id"] if chosen else None,
+            },
+        )
+
+    def _servable(self, model: str) -> dict[str, Any]:
+        """The model's catalogue entry; 404 for an unknown or retired model."""
+        with self._lock:
+            entry = next((m for m in self.models if m["id"] == model), None)
+        if entry is None or entry["lifecycle"] == "retired":
+            raise ApiError(404, "not_found_error", f"model: {model}")
+        return entry
 
     # -- Files API ---------------------------------------------------------
 
@@ -736,8 +832,7 @@ class FakeAnthropic(FakeHTTPServer):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise _invalid("model: Field required")
-        if not model.startswith("claude-"):
-            raise ApiError(404, "not_found_error", f"model: {model}")
+        self._servable(model)
         max_tokens = 0
         if not count_only:
             max_tokens = _require_int(body, "max_tokens")
