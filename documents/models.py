@@ -24,6 +24,8 @@ class Workspace(models.Model):
     web_fetch_enabled = models.BooleanField(default=False)
     web_fetch_max_uses = models.PositiveSmallIntegerField(default=5)
     web_fetch_max_content_tokens = models.PositiveIntegerField(default=50_000)
+    # False: the tool bypasses its cache and always fetches fresh (use_cache).
+    web_fetch_use_cache = models.BooleanField(default=True)
     allowed_domains = models.JSONField(default=list, blank=True)
     blocked_domains = models.JSONField(default=list, blank=True)
 

@@ -13,7 +13,7 @@ MODEL = "claude-sonnet-4-6"
 
 
 def _tool(**extra: Any) -> dict[str, Any]:
-    return {"type": "web_fetch_20250910", "name": "web_fetch"} | extra
+    return {"type": "web_fetch_20260318", "name": "web_fetch"} | extra
 
 
 def _create(
@@ -41,6 +41,10 @@ def _create(
         (_tool(max_uses=0), "max_uses"),
         (_tool(citations=True), "citations"),
         (_tool(surprise=1), "surprise"),
+        (_tool(type="web_fetch_20250910", use_cache=False), "use_cache"),
+        (_tool(type="web_fetch_20260309", response_inclusion="full"), "response"),
+        (_tool(use_cache="no"), "use_cache"),
+        (_tool(response_inclusion="some"), "response_inclusion"),
     ],
 )
 def test_bad_tool_definitions_are_rejected(
@@ -146,3 +150,51 @@ def test_streaming_carries_the_fetch_blocks(
     assert use.type == "server_tool_use"
     assert use.input == {"url": "https://a.com/llamas"}
     assert result.type == "web_fetch_tool_result"
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["web_fetch_20250910", "web_fetch_20260209", "web_fetch_20260309"],
+)
+def test_every_version_the_sdk_types_is_accepted_without_a_beta(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic, version: str
+) -> None:
+    fake_anthropic.web_pages["https://a.com/x"] = ("X", "Some text here.")
+    message = _create(anthropic_client, "Read https://a.com/x", [_tool(type=version)])
+    assert message["content"][1]["content"]["type"] == "web_fetch_result"
+    assert "anthropic-beta" not in fake_anthropic.requests[-1].headers
+
+
+def test_registered_errors_come_back_as_their_codes(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.web_errors["https://a.com/big"] = "content_too_large"
+    message = _create(
+        anthropic_client,
+        "Read https://a.com/big and https://a.com/nowhere.",
+        [_tool(use_cache=False, response_inclusion="full")],
+    )
+    codes = [
+        block["content"]["error_code"]
+        for block in message["content"]
+        if block["type"] == "web_fetch_tool_result"
+    ]
+    assert codes == ["content_too_large", "url_not_accessible"]
+
+
+def test_subpaths_are_whole_segments(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
+) -> None:
+    for url in ("https://a.com/docs/x", "https://a.com/docsx"):
+        fake_anthropic.web_pages[url] = ("Page", "Some page text here.")
+    message = _create(
+        anthropic_client,
+        "Read https://a.com/docs/x https://a.com/docsx",
+        [_tool(allowed_domains=["a.com/docs"])],
+    )
+    results = [
+        block["content"].get("error_code")
+        for block in message["content"]
+        if block["type"] == "web_fetch_tool_result"
+    ]
+    assert results == [None, "url_not_allowed"]

@@ -17,7 +17,7 @@ the files beta on every Files endpoint and for ``file`` document sources, filena
 rules, per-file and storage limits, request shape (roles, blocks, sources, cache
 breakpoints, citations all-or-none, PDF page limit, context window) and model names.
 
-The web fetch tool (``web_fetch_20250910``, beta ``web-fetch-2025-09-10``) is
+The web fetch tool (GA, ``web_fetch_20250910`` to ``web_fetch_20260318``) is
 validated strictly and "fetches" only pages registered on the fake
 (``fake.web_pages[url] = (title, text)``, ``fake.web_errors[url] = code``); see
 tests/fakes/web_fetch.py. Fetched pages are cited like documents, numbered after

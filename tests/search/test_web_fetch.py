@@ -74,7 +74,7 @@ def test_the_request_includes_the_tool_without_a_beta(
     assert "anthropic-beta" not in request.headers
     assert request.body["tools"] == [
         {
-            "type": "web_fetch_20250910",
+            "type": "web_fetch_20260318",
             "name": "web_fetch",
             "max_uses": 3,
             "citations": {"enabled": True},
@@ -83,6 +83,69 @@ def test_the_request_includes_the_tool_without_a_beta(
         }
     ]
     assert "web_fetch" in request.body["system"]
+
+
+def test_fetching_fresh_turns_the_cache_off(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    _enable(user, web_fetch_use_cache=False)
+    _ask(api, f"What does {PRICING_URL} say?")
+    (request,) = _messages(fake_anthropic)
+    assert request.body["tools"][0]["use_cache"] is False
+
+
+def test_the_settings_page_offers_fresh_fetches(web: Client, user: Any) -> None:
+    page = web.get("/documents/settings").content.decode()
+    assert 'name="web_fetch_use_cache"' in page
+    workspace = _enable(user)
+    form = {
+        "web_fetch_enabled": "on",
+        "web_fetch_max_uses": "5",
+        "web_fetch_max_content_tokens": "50000",
+        "allowed_domains": "",
+        "blocked_domains": "",
+    }
+    web.post("/documents/settings", form)
+    workspace.refresh_from_db()
+    assert workspace.web_fetch_use_cache is False
+
+
+def test_every_error_code_is_explained_on_the_answer_page(
+    online: Any, api: Client, web: Client, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    codes = [
+        "invalid_tool_input",
+        "url_too_long",
+        "url_not_allowed",
+        "url_not_in_prior_context",
+        "url_not_accessible",
+        "unsupported_content_type",
+        "too_many_requests",
+        "max_uses_exceeded",
+        "unavailable",
+        "content_too_large",
+    ]
+    _enable(user, web_fetch_max_uses=20)
+    urls = [f"https://example.com/{code}" for code in codes]
+    for url, code in zip(urls, codes, strict=True):
+        fake_anthropic.web_errors[url] = code
+    body = _ask(api, "Read " + " ".join(urls))
+    assert [f["error_code"] for f in body["web_fetches"]] == codes
+    page = web.get(f"/ask/answers/{body['id']}/").content.decode()
+    for phrase in (
+        "The address is not a valid URL.",
+        "longer than the 250 characters allowed",
+        "domain rules do not allow this site",
+        "only fetch addresses that appear in the conversation",
+        "could not be reached",
+        "Only web pages and PDFs can be fetched.",
+        "Too many fetches right now",
+        "limit of fetches per answer was reached",
+        "failed on Anthropic&#x27;s side",
+        "too large to fetch",
+    ):
+        assert phrase in page, phrase
 
 
 def test_the_block_list_is_sent_when_there_is_no_allow_list(

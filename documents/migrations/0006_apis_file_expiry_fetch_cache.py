@@ -12,4 +12,9 @@ class Migration(migrations.Migration):
             name="expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.AddField(
+            model_name="workspace",
+            name="web_fetch_use_cache",
+            field=models.BooleanField(default=True),
+        ),
     ]
