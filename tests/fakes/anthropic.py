@@ -84,68 +84,11 @@ _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HTML5_ESCAPE = re.compile(r"%(22|[01][0-9A-Fa-f])")
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _DOCUMENT_FILE_TYPES = frozenset({"application/pdf", "text/plain"})
-# Block types the fake accepts but does not interpret (tools, thinking, ...).
-_OPAQUE_BLOCKS = frozenset(
-    {
-        "tool_use",
-        "tool_result",
-        "thinking",
-        "redacted_thinking",
-        "server_tool_use",
-        "web_search_tool_result",
-        "web_fetch_tool_result",
-        "container_upload",
-        "mcp_tool_use",
-        "mcp_tool_result",
-    }
-)
+# The request fields this fake models: the ones Cairn sends. The real API takes
+# more (temperature, thinking, tool_choice, ...); here they are refused like
+# unknown fields, so a field Cairn starts to send gets its checks first.
 _CREATE_FIELDS = frozenset(
-    {
-        "model",
-        "max_tokens",
-        "messages",
-        "system",
-        "stream",
-        "metadata",
-        "stop_sequences",
-        "temperature",
-        "top_p",
-        "top_k",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "cache_control",
-        "service_tier",
-        "container",
-        "context_management",
-        "mcp_servers",
-        "output_config",
-        "output_format",
-        "inference_geo",
-        "speed",
-        "billing_policy",
-        "compaction",
-        "diagnostics",
-        "fallback_credit_token",
-        "fallbacks",
-        "thread",
-    }
-)
-_COUNT_FIELDS = frozenset(
-    {
-        "model",
-        "messages",
-        "system",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "cache_control",
-        "context_management",
-        "mcp_servers",
-        "output_config",
-        "output_format",
-        "speed",
-    }
+    {"model", "max_tokens", "messages", "system", "stream", "metadata", "tools"}
 )
 
 
@@ -362,7 +305,7 @@ def _split_deltas(text: str, pieces: int = 3) -> list[str]:
 
 
 class FakeAnthropic(FakeHTTPServer):
-    """Fake Anthropic API: Files API (beta), Messages with citations, count_tokens."""
+    """Fake Anthropic API: Files, Models, and Messages with citations (all GA)."""
 
     max_file_bytes: int
     storage_limit_bytes: int
@@ -378,7 +321,6 @@ class FakeAnthropic(FakeHTTPServer):
     def _reset_state(self) -> None:
         """Forget files and cache entries and restore every tunable to its default."""
         self.files: dict[str, StoredFile] = {}
-        self._seq_of: dict[str, int] = {}
         self._next_seq = 0
         self._cache: dict[str, float] = {}
         self._pdf_pages: dict[str, list[str]] = {}
@@ -537,10 +479,10 @@ class FakeAnthropic(FakeHTTPServer):
             if method != "GET":
                 raise ApiError(405, "invalid_request_error", "Method not allowed")
             return self._models(incoming, path.removeprefix("/v1/models").strip("/"))
-        if path in ("/v1/messages", "/v1/messages/count_tokens"):
+        if path == "/v1/messages":
             if method != "POST":
                 raise ApiError(405, "invalid_request_error", "Method not allowed")
-            return self._messages(incoming, count_only=path.endswith("count_tokens"))
+            return self._messages(incoming)
         raise ApiError(404, "not_found_error", "Not Found")
 
     # -- Models API --------------------------------------------------------
@@ -649,7 +591,6 @@ class FakeAnthropic(FakeHTTPServer):
             )
             self._next_seq += 1
             self.files[stored.id] = stored
-            self._seq_of[stored.id] = stored.seq
         return json_reply(200, stored.metadata())
 
     @staticmethod
@@ -668,84 +609,35 @@ class FakeAnthropic(FakeHTTPServer):
         return rfc3339(datetime.now(UTC) + timedelta(seconds=seconds))
 
     def _list_files(self, incoming: Incoming) -> Reply:
-        """List files newest first, with cursor and id-based pagination."""
-        ids = incoming.query.get("ids[]", []) + incoming.query.get("ids", [])
-        page_token = incoming.query_one("page")
-        limit_raw = incoming.query_one("limit")
-        before_id = incoming.query_one("before_id")
-        after_id = incoming.query_one("after_id")
+        """List files newest first, a page at a time (opaque `page` cursors).
+
+        The GA SDK pages with `limit` and `page` only; the id filter and the
+        older before_id/after_id cursors are refused as unknown here, since
+        Cairn never sends them.
+        """
+        unknown = sorted(set(incoming.query) - {"limit", "page"})
+        if unknown:
+            raise _invalid(f"{unknown[0]}: this fake does not serve that parameter")
+        limit = _parse_limit(incoming.query_one("limit"))
+        token = incoming.query_one("page")
+        after = _decode_cursor(token) if token is not None else None
         with self._lock:
             ordered = sorted(self.files.values(), key=lambda f: -f.seq)
-            if ids:
-                if page_token or limit_raw:
-                    raise _invalid("ids: mutually exclusive with page and limit")
-                wanted = list(dict.fromkeys(ids))
-                if len(wanted) > 100:
-                    raise _invalid("ids: at most 100 entries are allowed")
-                chosen = [f for f in ordered if f.id in wanted]
-                return json_reply(200, self._page(chosen, False, None, None))
-            limit = _parse_limit(limit_raw)
-            if sum(x is not None for x in (page_token, before_id, after_id)) > 1:
-                raise _invalid("Use only one of page, before_id and after_id")
-            direction, seq = "after", None
-            if page_token is not None:
-                direction, seq = _decode_cursor(page_token)
-            elif after_id is not None:
-                seq = self._cursor_seq(after_id, "after_id")
-            elif before_id is not None:
-                direction, seq = "before", self._cursor_seq(before_id, "before_id")
-            if incoming.query_one("scope_id") is not None:
-                # Uploads have no scope; only tool-made files would match.
-                ordered = []
-            if direction == "before" and seq is not None:
-                newer = [f for f in ordered if f.seq > seq]
-                chosen, has_more = newer[-limit:], len(newer) > limit
-                next_page = _encode_cursor("after", chosen[-1].seq) if chosen else None
-                prev_page = (
-                    _encode_cursor("before", chosen[0].seq) if has_more else None
-                )
-                return json_reply(
-                    200, self._page(chosen, has_more, next_page, prev_page)
-                )
-            older = ordered if seq is None else [f for f in ordered if f.seq < seq]
-            chosen, has_more = older[:limit], len(older) > limit
-            next_page = _encode_cursor("after", chosen[-1].seq) if has_more else None
-            prev_page = (
-                _encode_cursor("before", chosen[0].seq)
-                if chosen and seq is not None
-                else None
-            )
-            return json_reply(200, self._page(chosen, has_more, next_page, prev_page))
-
-    def _cursor_seq(self, file_id: str, name: str) -> int:
-        """Return the upload sequence number of a file named in a cursor."""
-        seq = self._seq_of.get(file_id)
-        if seq is None:
-            raise _invalid(f"{name}: unknown file id {file_id}")
-        return seq
-
-    @staticmethod
-    def _page(
-        chosen: list[StoredFile],
-        has_more: bool,
-        next_page: str | None,
-        prev_page: str | None,
-    ) -> dict[str, Any]:
-        """Build one page of the files list."""
-        # Both pagination styles: next_page (current SDK) and first/last_id (older).
-        return {
-            "data": [f.metadata() for f in chosen],
-            "has_more": has_more,
-            "first_id": chosen[0].id if chosen else None,
-            "last_id": chosen[-1].id if chosen else None,
-            "next_page": next_page,
-            "prev_page": prev_page,
-        }
+        older = [f for f in ordered if after is None or f.seq < after]
+        chosen, has_more = older[:limit], len(older) > limit
+        return json_reply(
+            200,
+            {
+                "data": [f.metadata() for f in chosen],
+                "has_more": has_more,
+                "next_page": _encode_cursor(chosen[-1].seq) if has_more else None,
+            },
+        )
 
     # -- Messages ----------------------------------------------------------
 
-    def _messages(self, incoming: Incoming, *, count_only: bool) -> Reply:
-        """Answer POST /v1/messages and /v1/messages/count_tokens."""
+    def _messages(self, incoming: Incoming) -> Reply:
+        """Answer POST /v1/messages."""
         if len(incoming.raw) > self.max_request_bytes:
             raise ApiError(
                 413,
@@ -764,14 +656,12 @@ class FakeAnthropic(FakeHTTPServer):
             ) from None
         if not isinstance(body, dict):
             raise _invalid("Request body must be a JSON object")
-        prompt = self._parse_prompt(body, count_only=count_only)
+        prompt = self._parse_prompt(body)
         if prompt.total_tokens > self.context_window_tokens:
             raise _invalid(
                 f"prompt is too long: {prompt.total_tokens} tokens > "
                 f"{self.context_window_tokens} maximum"
             )
-        if count_only:
-            return json_reply(200, {"input_tokens": prompt.total_tokens})
         usage = self._cache_usage(prompt)
         fetch_blocks = self._web_fetch(prompt, usage)
         content, stop_reason, output_tokens = self._answer(prompt)
@@ -823,9 +713,9 @@ class FakeAnthropic(FakeHTTPServer):
         ]
         return Reply(200, content_type="text/event-stream", stream=iter_sse(events))
 
-    def _parse_prompt(self, body: dict[str, Any], *, count_only: bool) -> Prompt:
+    def _parse_prompt(self, body: dict[str, Any]) -> Prompt:
         """Validate a Messages request body into a Prompt."""
-        allowed = _COUNT_FIELDS if count_only else _CREATE_FIELDS
+        allowed = _CREATE_FIELDS
         extra = sorted(set(body) - allowed)
         if extra:
             raise _invalid(f"{extra[0]}: Extra inputs are not permitted")
@@ -833,31 +723,23 @@ class FakeAnthropic(FakeHTTPServer):
         if not isinstance(model, str) or not model:
             raise _invalid("model: Field required")
         self._servable(model)
-        max_tokens = 0
-        if not count_only:
-            max_tokens = _require_int(body, "max_tokens")
-            if max_tokens < 1:
-                raise _invalid("max_tokens: Input should be greater than or equal to 1")
-            if max_tokens > self.max_output_tokens:
-                raise _invalid(
-                    f"max_tokens: {max_tokens} > {self.max_output_tokens}, which is "
-                    f"the maximum allowed number of output tokens for {model}"
-                )
+        max_tokens = _require_int(body, "max_tokens")
+        if max_tokens < 1:
+            raise _invalid("max_tokens: Input should be greater than or equal to 1")
+        if max_tokens > self.max_output_tokens:
+            raise _invalid(
+                f"max_tokens: {max_tokens} > {self.max_output_tokens}, which is "
+                f"the maximum allowed number of output tokens for {model}"
+            )
         stream = body.get("stream", False)
         if stream is not None and not isinstance(stream, bool):
             raise _invalid("stream: Input should be a valid boolean")
-        _check_sampling(body)
         prompt = Prompt(
             model=model, max_tokens=max_tokens, stream=bool(stream), question=""
         )
         self._parse_system(body.get("system"), prompt)
         self._parse_messages(body.get("messages"), prompt)
         prompt.web_fetch = web_fetch.check_tools(body.get("tools"), _invalid)
-        top_level_cache = body.get("cache_control")
-        if top_level_cache is not None:
-            # Automatic caching: a breakpoint on the last block of the prompt.
-            ttl = _check_cache_control(top_level_cache, "cache_control")
-            prompt.breakpoints.append((len(prompt.parts) - 1, ttl))
         if len(prompt.breakpoints) > MAX_CACHE_BREAKPOINTS:
             raise _invalid(
                 f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may "
@@ -979,7 +861,9 @@ class FakeAnthropic(FakeHTTPServer):
             prompt.search_results.append(
                 _search_result(block, where, len(prompt.search_results))
             )
-        elif kind not in _OPAQUE_BLOCKS:
+        else:
+            # Tool, thinking and other blocks are valid for the API, but Cairn
+            # sends none: refused until the fake models them.
             raise _invalid(
                 f"{where}.type: Input tag {kind!r} found using 'type' does not match "
                 "any of the expected tags"
@@ -1094,17 +978,8 @@ class FakeAnthropic(FakeHTTPServer):
                 raise _invalid(f"{where}.data: Field required")
             return "char_location", _text_units(data, "char_location"), None
         if kind == "base64":
-            _only_keys(source, {"type", "media_type", "data"}, where)
-            if source.get("media_type") != "application/pdf":
-                raise _invalid(f"{where}.media_type: Input should be 'application/pdf'")
-            data = source.get("data")
-            if not isinstance(data, str):
-                raise _invalid(f"{where}.data: Field required")
-            try:
-                pdf = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                raise _invalid(f"{where}.data: invalid base64 data") from None
-            return "page_location", self._pdf_units(pdf, where), None
+            # Valid for the API (an inline PDF), but Cairn uploads its PDFs.
+            raise _invalid(f"{where}: base64 PDFs are not served by this fake")
         if kind == "content":
             _only_keys(source, {"type", "content"}, where)
             return "content_block_location", _content_units(source, where), None
@@ -1485,21 +1360,6 @@ def _require_int(body: dict[str, Any], name: str) -> int:
     return value
 
 
-def _check_sampling(body: dict[str, Any]) -> None:
-    """Validate the optional sampling fields when present."""
-    temperature = body.get("temperature")
-    if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-            raise _invalid("temperature: Input should be a valid number")
-        if not 0 <= temperature <= 1:
-            raise _invalid("temperature: must be between 0 and 1")
-    stops = body.get("stop_sequences")
-    if stops is not None and (
-        not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)
-    ):
-        raise _invalid("stop_sequences: Input should be a list of strings")
-
-
 def _check_cache_control(value: Any, where: str) -> str:
     """Validate a cache_control object and return its TTL."""
     if not isinstance(value, dict) or value.get("type") != "ephemeral":
@@ -1633,25 +1493,20 @@ def _parse_limit(raw: str | None) -> int:
     return limit
 
 
-def _encode_cursor(direction: str, seq: int) -> str:
-    """Make an opaque page_ cursor for the files list."""
-    raw = json.dumps({direction: seq}).encode()
-    return "page_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode_cursor(seq: int) -> str:
+    """Make an opaque page_ cursor: the files list continues below seq."""
+    return "page_" + base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(token: str) -> tuple[str, int]:
+def _decode_cursor(token: str) -> int:
     """Read back a page_ cursor, or answer 400 for a bad one."""
     try:
         if not token.startswith("page_"):
             raise ValueError(token)
         raw = token[5:]
-        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        ((direction, seq),) = data.items()
-        if direction not in ("after", "before") or not isinstance(seq, int):
-            raise ValueError(token)
-    except (ValueError, TypeError, binascii.Error):
+        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _invalid("page: invalid page cursor") from None
-    return str(direction), seq
 
 
 # -- multipart -------------------------------------------------------------------
