@@ -121,7 +121,7 @@ def sentence_pieces(hit: Hit) -> list[Piece]:
         pieces.append(_piece(hit, start, len(hit.text)))
     elif pieces:  # trailing whitespace joins the last sentence
         last = pieces[-1]
-        pieces[-1] = Piece(last.hit, last.start, hit.end_char)
+        pieces[-1] = Piece(last.hit, last.start, hit.start_char + len(hit.text))
     return pieces or [_piece(hit, 0, len(hit.text))]
 
 
@@ -177,7 +177,11 @@ def file_block(document: Document) -> dict[str, Any]:
 
 
 def chunk_block(document: Document, hits: list[Hit]) -> dict[str, Any]:
-    """One custom-content document; each chunk is a block Claude can cite by index."""
+    """One custom-content document, a block per chunk (cited by block index).
+
+    Chunks mode sent this before search_result blocks; kept for custom-content
+    documents and for the measurement in tests/search/test_chunk_shapes.py.
+    """
     return {
         "type": "document",
         "source": {
