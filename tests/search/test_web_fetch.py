@@ -203,6 +203,23 @@ def test_fetches_and_citations_are_stored_and_rendered(
     assert fetch["retrieved_at"][:10] in page
 
 
+def test_in_chunks_mode_fetched_pages_are_numbered_from_zero(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic, settings: Any
+) -> None:
+    # Search results are counted apart from documents, so with no document
+    # blocks the first fetched page is document_index 0, not a handbook chunk.
+    settings.ANSWER_CONTEXT_BUDGET_TOKENS = 10
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    _enable(user)
+    fake_anthropic.web_pages[PRICING_URL] = ("Pricing", PRICING)
+    body = _ask(api, f"How much does the Pro plan cost per seat? {PRICING_URL}")
+    assert body["context_mode"] == "chunks"
+    web_cited = [c for s in body["segments"] for c in s.get("web", [])]
+    assert web_cited and all(c["fetch"] == 0 for c in web_cited)
+    assert "30 euros" in " ".join(c["cited_text"] for c in web_cited)
+    assert all(c["kind"] == "search_result_location" for c in body["citations"])
+
+
 def test_fetch_errors_are_shown_with_their_codes(
     online: Any, api: Client, web: Client, user: Any, fake_anthropic: FakeAnthropic
 ) -> None:
