@@ -56,6 +56,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "pages",
         "chunk_count",
         "file_id",
+        "expires_at",
         "size",
         "created",
     ]
@@ -67,6 +68,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "size",
         "mime_type",
         "file_id",
+        "expires_at",
         "files_api_note",
         "embedding_model",
         "pages",

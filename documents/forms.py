@@ -55,6 +55,7 @@ class WorkspaceWebForm(forms.ModelForm):  # type: ignore[type-arg]
             "web_fetch_enabled",
             "web_fetch_max_uses",
             "web_fetch_max_content_tokens",
+            "web_fetch_use_cache",
             "allowed_domains",
             "blocked_domains",
         ]
@@ -62,6 +63,13 @@ class WorkspaceWebForm(forms.ModelForm):  # type: ignore[type-arg]
             "web_fetch_enabled": "Let Claude fetch URLs named in questions",
             "web_fetch_max_uses": "Fetches per answer at most",
             "web_fetch_max_content_tokens": "Tokens per fetched page at most",
+            "web_fetch_use_cache": "Let Claude reuse pages it fetched recently",
+        }
+        help_texts = {
+            "web_fetch_use_cache": (
+                "Untick to always fetch fresh content, for pages that change often "
+                "(slower)."
+            ),
         }
 
     def clean_web_fetch_max_uses(self) -> int:

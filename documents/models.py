@@ -25,6 +25,8 @@ class Workspace(models.Model):
     web_fetch_enabled = models.BooleanField(default=False)
     web_fetch_max_uses = models.PositiveSmallIntegerField(default=5)
     web_fetch_max_content_tokens = models.PositiveIntegerField(default=50_000)
+    # False: the tool bypasses its cache and always fetches fresh (use_cache).
+    web_fetch_use_cache = models.BooleanField(default=True)
     allowed_domains = models.JSONField(default=list, blank=True)
     blocked_domains = models.JSONField(default=list, blank=True)
 
@@ -139,6 +141,8 @@ class Document(models.Model):
     # Set just before an upload; a redelivered task that finds it set (and no
     # file_id) adopts the file the killed attempt uploaded instead of a second one.
     upload_started = models.DateTimeField(null=True, blank=True)
+    # When the remote file expires (FILES_API_EXPIRES_IN_S); null: never.
+    expires_at = models.DateTimeField(null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
     # Free labels a question can be scoped to ("policy", "finance", ...).
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)

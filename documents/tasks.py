@@ -7,6 +7,7 @@ CELERY_TASK_ROUTES and the beat schedule name; they never change.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -120,11 +121,17 @@ def drain_tombstones_task() -> int:
 
 @shared_task(acks_late=True)
 def files_reconcile_task() -> dict[str, Any]:
-    """Periodic: report orphaned remote files and documents missing theirs."""
+    """Periodic: report orphaned remote files and documents missing or expired."""
     report = files.files_reconcile(fix=False)
-    if report.orphans or report.missing:
+    if report.orphans or report.missing or report.expired:
         log.warning("files reconcile: %s", report.summary())
     return files.reconcile_summary(report)
+
+
+@shared_task(acks_late=True)
+def files_refresh_expiring_task() -> int:
+    """Periodic: re-upload files of ready documents that expire within a day."""
+    return files.documents_refresh_expiring(within=timedelta(days=1))
 
 
 @shared_task(

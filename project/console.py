@@ -20,8 +20,9 @@ def health(request: HttpRequest) -> HttpResponse:
     """Counts by status, stuck and failed documents, queue lengths, workers."""
     context: dict[str, Any] = admin.site.each_context(request)
     context |= {"title": "Ingestion health"} | ingestion_health()
-    context["model_notice"] = claude.deprecation_notice()
     context["claude_model"] = claude.model()
+    if files_api.online():
+        context["model_status"] = claude.model_status()
     return TemplateResponse(request, "admin/cairn/health.html", context)
 
 
@@ -62,6 +63,9 @@ def files(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(request.path)
     context["report"] = report
     context["missing"] = Document.objects.filter(id__in=report.missing).select_related(
+        "workspace"
+    )
+    context["expired"] = Document.objects.filter(id__in=report.expired).select_related(
         "workspace"
     )
     return TemplateResponse(request, "admin/cairn/files.html", context)

@@ -135,6 +135,7 @@ def run_all(stopping: _Stopping) -> int:
         for service in services:
             supervisor.start_one(service)
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("check")  # online: refuses a retired or unknown CLAUDE_MODEL
         call_command("ensure_admin")
         connections.close_all()  # this process serves nothing from here on
         for tier in tiers:

@@ -151,6 +151,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "documents.context_processors.cairn",
+                "search.context_processors.claude_model",
             ],
         },
     },
@@ -249,6 +250,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "documents.tasks.drain_tombstones_task",
         "schedule": 300.0,
     },
+    # Re-uploads files expiring within a day (FILES_API_EXPIRES_IN_S); a no-op
+    # when uploads never expire.
+    "files-refresh-expiring": {
+        "task": "documents.tasks.files_refresh_expiring_task",
+        "schedule": 3600.0,
+    },
     "files-reconcile-report": {
         "task": "documents.tasks.files_reconcile_task",
         "schedule": float(env_int("FILES_RECONCILE_EVERY_S", 3600)),
@@ -268,8 +275,18 @@ STALE_DOCUMENT_S = env_int("STALE_DOCUMENT_S", 90)
 # Outside APIs. Without keys Cairn runs offline (extractive answers, offline embedder).
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL") or None
-CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-4-6")
+# The current Sonnet (the SDK's model list, anthropic 2.15.0; the models overview
+# names Claude Sonnet 5.5 the current Sonnet). A retired or unknown model fails
+# the start-up check; a deprecated one warns (search/checks.py).
+CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-5-5")
 CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 1024)
+# Lifetime of the cached documents prefix: "5m" (writes cost 1.25x input) or "1h"
+# (2x, worth it when questions about the same documents come less often).
+CLAUDE_CACHE_TTL = env_str("CLAUDE_CACHE_TTL", "5m")
+if CLAUDE_CACHE_TTL not in ("5m", "1h"):
+    raise ImproperlyConfigured(
+        f"CLAUDE_CACHE_TTL must be 5m or 1h, not {CLAUDE_CACHE_TTL!r}"
+    )
 VOYAGE_API_KEY = env_str("VOYAGE_API_KEY")
 VOYAGE_BASE_URL = env_str("VOYAGE_BASE_URL") or None
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")
@@ -290,6 +307,12 @@ FILES_ORPHAN_GRACE_MINUTES = env_int("FILES_ORPHAN_GRACE_MINUTES", 60)
 # Cache writes are the 5-minute TTL price. A model missing here is costed at zero
 # and flagged as unpriced.
 CLAUDE_PRICES: dict[str, dict[str, str]] = {
+    "claude-sonnet-5-5": {
+        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50"
+    },
+    "claude-sonnet-5": {
+        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50"
+    },
     "claude-opus-4-5": {
         "input": "5", "output": "25", "cache_read": "0.50", "cache_write": "6.25"
     },
@@ -316,6 +339,17 @@ FILES_API_BACKOFF_S = float(env_str("FILES_API_BACKOFF_S", "1.0"))
 FILES_API_BACKOFF_MAX_S = float(env_str("FILES_API_BACKOFF_MAX_S", "60"))
 # After a storage-full refusal, uploads pause this long (or until reconcile frees).
 FILES_API_PAUSE_MINUTES = env_int("FILES_API_PAUSE_MINUTES", 60)
+# Lifetime of an uploaded file (expires_in_seconds: one hour to ninety days);
+# unset, files never expire. An expired file is re-uploaded from the kept
+# original when a question needs it, and refreshed a day ahead by a beat task.
+FILES_API_EXPIRES_IN_S: int | None = None
+if env_str("FILES_API_EXPIRES_IN_S"):
+    FILES_API_EXPIRES_IN_S = env_int("FILES_API_EXPIRES_IN_S", 0)
+    if not 3600 <= FILES_API_EXPIRES_IN_S <= 7_776_000:
+        raise ImproperlyConfigured(
+            "FILES_API_EXPIRES_IN_S must be between 3600 (one hour) and "
+            f"7776000 (ninety days), not {FILES_API_EXPIRES_IN_S}"
+        )
 
 # Bounded work per document (documents/ingestion/bounds.py): extraction runs in
 # a child process limited to EXTRACT_MEMORY_MB of address space and

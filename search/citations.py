@@ -72,6 +72,8 @@ def map_citation(
     context: Context | None = None,
 ) -> CitationData | None:
     """Map one Claude citation to Cairn's document, character range, pages and chunk."""
+    if citation.get("type") == "search_result_location":
+        return _map_search_result(citation, context)
     index = citation.get("document_index")
     if not isinstance(index, int) or not 0 <= index < len(documents):
         log.warning("citation names an unknown document index: %r", index)
@@ -119,6 +121,48 @@ def map_citation(
         log.warning("unsupported citation type %r", kind)
         return None
     data.chunk_id = _chunk_for(document, data.start_char, data.start_page)
+    return data
+
+
+def _map_search_result(
+    citation: dict[str, Any], context: Context | None
+) -> CitationData | None:
+    """A search_result_location: its source names the chunk, its blocks the range.
+
+    cited_text is the cited blocks joined, so the range is theirs exactly; the
+    text is searched for only to drop the whitespace at its edges.
+    """
+    index = citation.get("search_result_index")
+    result = (
+        context.result_for(
+            str(citation.get("source") or ""), index if isinstance(index, int) else -1
+        )
+        if context
+        else None
+    )
+    if result is None:
+        log.warning("citation names an unknown search result: %r", citation)
+        return None
+    pieces = result.pieces
+    first = min(max(0, int(citation.get("start_block_index") or 0)), len(pieces) - 1)
+    last = min(max(first + 1, int(citation.get("end_block_index") or 0)), len(pieces))
+    document = result.document
+    cited = str(citation.get("cited_text") or "")
+    window = (pieces[first].start, pieces[last - 1].end)
+    found = _find(document.text, cited, *window)
+    start, end = found if found else window
+    data = CitationData(
+        kind="search_result_location",
+        document=document,
+        cited_text=cited.strip(),
+        start_char=start,
+        end_char=end,
+        # The source names the chunk exactly; no need to search by offset.
+        chunk_id=pieces[first].hit.chunk_id,
+    )
+    if document.page_starts:
+        data.start_page = document.page_of(start)
+        data.end_page = document.page_of(max(start, end - 1))
     return data
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from documents.remote import files_api
-from documents.remote.files import document_reupload_missing
+from documents.remote.files import (
+    document_reupload_expired,
+    document_reupload_unusable,
+)
 from search import claude, web_fetch
 from search.citations import Part, Result, map_citation
 from search.prompting import Context, build_request, choose_context
@@ -37,7 +39,9 @@ def claude_parts(
     """Stream Claude's answer over the context that fits, mapping each citation."""
     context = choose_context(hits)
     result.context_mode = context.mode
-    first_web = len(context.documents)
+    # Fetched pages are numbered after the request's document blocks; search
+    # results are counted apart (search_result_index), so chunks mode starts at 0.
+    first_web = len(context.documents) if context.mode == "files" else 0
     for event in _stream_with_reupload(question, context, history, result, web_tool):
         kind = event.get("type")
         if kind == "content_block_start":
@@ -79,21 +83,26 @@ def _stream_with_reupload(
     result: Result,
     web_tool: dict[str, Any] | None,
 ) -> Iterator[dict[str, Any]]:
-    """Stream events; if a referenced file is gone (404), re-upload it, retry once."""
+    """Stream events; a referenced file that is gone or expired is re-uploaded.
+
+    Files whose stored expiry has passed go up again before the request; a 404
+    (deleted, or `file_expired`) re-uploads the unusable ones and retries once.
+    """
+    if context.mode == "files":
+        document_reupload_expired(documents=context.documents)
 
     def open_stream() -> Iterator[dict[str, Any]]:
         request = build_request(question, context, history)
-        betas = [files_api.FILES_BETA]
         if web_tool is not None:
-            betas.append(web_fetch.add_to_request(request, web_tool))
+            web_fetch.add_to_request(request, web_tool)
         result.model = str(request["model"])
-        return claude.stream_message(request, betas=betas)
+        return claude.stream_message(request)
 
     events = open_stream()
     try:
         first = next(events, None)
     except claude.FileMissing:
-        if not document_reupload_missing(documents=context.documents):
+        if not document_reupload_unusable(documents=context.documents):
             raise
         events = open_stream()
         first = next(events, None)

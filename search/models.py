@@ -114,6 +114,7 @@ class Citation(models.Model):
         CHAR = "char_location"
         PAGE = "page_location"
         BLOCK = "content_block_location"
+        SEARCH_RESULT = "search_result_location"
 
     answer = models.ForeignKey(
         Answer, on_delete=models.CASCADE, related_name="citations"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,25 @@ SYSTEM_PROMPT = (
 PDF_PAGE_TOKENS = 1500
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One text block of a search result: a span of a document and its chunk."""
+
+    hit: Hit
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One search_result block: its source (which round-trips), title and pieces."""
+
+    document: Document
+    source: str
+    title: str
+    pieces: list[Piece]
+
+
 @dataclass
 class Context:
     """What Claude is sent: whole documents (files) or their retrieved chunks."""
@@ -30,6 +50,15 @@ class Context:
     documents: list[Document]
     # Chunks mode: per document, the hits in block order (block i is chunks[d][i]).
     chunks: list[list[Hit]] = field(default_factory=list)
+    # Chunks mode: the search_result blocks, in request order (search_result_index).
+    results: list[SearchResult] = field(default_factory=list)
+
+    def result_for(self, source: str, index: int) -> SearchResult | None:
+        """The search result a citation names: by its source, else by its index."""
+        for result in self.results:
+            if result.source == source:
+                return result
+        return self.results[index] if 0 <= index < len(self.results) else None
 
 
 def _stable(documents: list[Document]) -> list[Document]:
@@ -63,13 +92,71 @@ def choose_context(hits: list[Hit], *, budget: int | None = None) -> Context:
         grouped.setdefault(hit.document_id, []).append(hit)
     every = {str(d.id): d for d in Document.objects.filter(id__in=list(grouped))}
     chosen = _stable([every[i] for i in grouped if i in every])
-    return Context(
+    context = Context(
         mode="chunks",
         documents=chosen,
         chunks=[
             sorted(grouped[str(d.id)], key=lambda hit: hit.ordinal) for d in chosen
         ],
     )
+    context.results = search_results(context)
+    return context
+
+
+SOURCE_PREFIX = "cairn:chunk:"
+# A sentence ends at . ! or ? (and closing quotes or brackets) before whitespace,
+# or at a blank line; the whitespace stays with the sentence before it.
+_PIECE_END = re.compile(r"[.!?][\"')\]\u201d\u2019]*\s+|\n\s*\n\s*")
+
+
+def sentence_pieces(hit: Hit) -> list[Piece]:
+    """A chunk cut into sentences whose texts, joined, are the chunk's text again."""
+    pieces: list[Piece] = []
+    start = 0
+    for match in _PIECE_END.finditer(hit.text):
+        if hit.text[start : match.end()].strip():
+            pieces.append(_piece(hit, start, match.end()))
+            start = match.end()
+    if hit.text[start:].strip():
+        pieces.append(_piece(hit, start, len(hit.text)))
+    elif pieces:  # trailing whitespace joins the last sentence
+        last = pieces[-1]
+        pieces[-1] = Piece(last.hit, last.start, hit.start_char + len(hit.text))
+    return pieces or [_piece(hit, 0, len(hit.text))]
+
+
+def _piece(hit: Hit, start: int, end: int) -> Piece:
+    return Piece(hit, hit.start_char + start, hit.start_char + end)
+
+
+def search_results(context: Context, *, split: bool = True) -> list[SearchResult]:
+    """One search result per retrieved chunk, its sentences as text blocks.
+
+    The source names the chunk, so a citation maps back to it by name; split=False
+    sends each chunk as a single block (measured in tests/search/test_chunk_shapes).
+    """
+    results = []
+    for document, hits in zip(context.documents, context.chunks, strict=True):
+        for hit in hits:
+            pieces = sentence_pieces(hit) if split else [_piece(hit, 0, len(hit.text))]
+            title = document.title
+            if hit.page is not None:
+                title += f" (page {hit.page})"
+            results.append(
+                SearchResult(
+                    document=document,
+                    source=f"{SOURCE_PREFIX}{hit.chunk_id}",
+                    title=title,
+                    pieces=pieces,
+                )
+            )
+    return results
+
+
+def piece_text(piece: Piece) -> str:
+    """A piece's text, cut from its chunk (the chunk text is the document's slice)."""
+    offset = piece.hit.start_char
+    return piece.hit.text[piece.start - offset : piece.end - offset]
 
 
 def file_block(document: Document) -> dict[str, Any]:
@@ -90,7 +177,11 @@ def file_block(document: Document) -> dict[str, Any]:
 
 
 def chunk_block(document: Document, hits: list[Hit]) -> dict[str, Any]:
-    """One custom-content document; each chunk is a block Claude can cite by index."""
+    """One custom-content document, a block per chunk (cited by block index).
+
+    Chunks mode sent this before search_result blocks; kept for custom-content
+    documents and for the measurement in tests/search/test_chunk_shapes.py.
+    """
     return {
         "type": "document",
         "source": {
@@ -102,18 +193,36 @@ def chunk_block(document: Document, hits: list[Hit]) -> dict[str, Any]:
     }
 
 
+def search_result_block(result: SearchResult) -> dict[str, Any]:
+    """A search_result block: cited back as search_result_location with its source."""
+    return {
+        "type": "search_result",
+        "source": result.source,
+        "title": result.title,
+        "content": [{"type": "text", "text": piece_text(p)} for p in result.pieces],
+        "citations": {"enabled": True},
+    }
+
+
 def blocks_for(context: Context) -> list[dict[str, Any]]:
-    """The document blocks of a context, cache breakpoint on the last."""
+    """The context blocks, cache breakpoint (CLAUDE_CACHE_TTL) on the last.
+
+    Whole files go as document blocks; retrieved chunks as search_result blocks
+    (measured against custom-content documents in tests/search/test_chunk_shapes).
+    """
     if context.mode == "files":
         blocks = [file_block(d) for d in context.documents]
     else:
-        blocks = [
-            chunk_block(d, hits)
-            for d, hits in zip(context.documents, context.chunks, strict=True)
-        ]
+        blocks = [search_result_block(result) for result in context.results]
     if blocks:
-        blocks[-1]["cache_control"] = {"type": "ephemeral"}
+        blocks[-1]["cache_control"] = cache_control()
     return blocks
+
+
+def cache_control() -> dict[str, str]:
+    """The documents prefix's cache breakpoint; "1h" only when asked for."""
+    ttl = str(settings.CLAUDE_CACHE_TTL)
+    return {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
 
 
 def build_request(

@@ -72,7 +72,10 @@ class CitationOut(BaseModel):
 
     ordinal: int
     kind: str = Field(
-        description="char_location | page_location | content_block_location"
+        description=(
+            "char_location | page_location | content_block_location | "
+            "search_result_location"
+        )
     )
     document_id: str
     document_title: str

@@ -12,8 +12,10 @@ from typing import Any
 
 from documents.models import Workspace
 
-BETA = "web-fetch-2025-09-10"
-TOOL_TYPE = "web_fetch_20250910"
+# The newest version the SDK types (anthropic 2.15.0: WebFetchTool20260318Param);
+# generally available, so no beta header. It adds use_cache (20260309) and
+# response_inclusion (only for fetches made from code execution, unused here).
+TOOL_TYPE = "web_fetch_20260318"
 TOOL_NAME = "web_fetch"
 SYSTEM_ADDITION = (
     " The user may name web pages: fetch them with the web_fetch tool when the "
@@ -46,6 +48,8 @@ def tool_for(workspace: Workspace, question: str) -> dict[str, Any] | None:
         "citations": {"enabled": True},
         "max_content_tokens": workspace.web_fetch_max_content_tokens,
     }
+    if not workspace.web_fetch_use_cache:
+        tool["use_cache"] = False
     # The API refuses both lists at once; the settings form never stores both.
     if workspace.allowed_domains:
         tool["allowed_domains"] = list(workspace.allowed_domains)
@@ -54,11 +58,10 @@ def tool_for(workspace: Workspace, question: str) -> dict[str, Any] | None:
     return tool
 
 
-def add_to_request(request: dict[str, Any], tool: dict[str, Any]) -> str:
-    """Put the tool into a Messages request; return the beta it needs."""
+def add_to_request(request: dict[str, Any], tool: dict[str, Any]) -> None:
+    """Put the tool into a Messages request (generally available: no beta)."""
     request["tools"] = [*request.get("tools", []), tool]
     request["system"] = str(request.get("system", "")) + SYSTEM_ADDITION
-    return BETA
 
 
 def parse_fetches(content: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,56 +9,51 @@ import pytest
 
 from tests.fakes.anthropic import FakeAnthropic
 
-BETAS = ["web-fetch-2025-09-10"]
 MODEL = "claude-sonnet-4-6"
 
 
 def _tool(**extra: Any) -> dict[str, Any]:
-    return {"type": "web_fetch_20250910", "name": "web_fetch"} | extra
+    return {"type": "web_fetch_20260318", "name": "web_fetch"} | extra
 
 
 def _create(
     client: anthropic.Anthropic,
     text: str,
     tools: list[dict[str, Any]],
-    betas: list[str] = BETAS,
 ) -> dict[str, Any]:
-    message = client.beta.messages.create(
+    message = client.messages.create(
         model=MODEL,
         max_tokens=500,
         messages=[{"role": "user", "content": text}],
         tools=tools,  # type: ignore[arg-type]
-        betas=betas,
     )
     result: dict[str, Any] = message.model_dump(mode="json")
     return result
 
 
 @pytest.mark.parametrize(
-    ("tool", "betas", "needle"),
+    ("tool", "needle"),
     [
-        (
-            _tool(allowed_domains=["a.com"], blocked_domains=["b.com"]),
-            BETAS,
-            "both",
-        ),
-        (_tool(), [], "web-fetch-2025-09-10"),
-        (_tool(name="fetch"), BETAS, "name"),
-        (_tool(type="web_fetch_20990101"), BETAS, "type"),
-        (_tool(allowed_domains=["https://a.com"]), BETAS, "scheme"),
-        (_tool(max_uses=0), BETAS, "max_uses"),
-        (_tool(citations=True), BETAS, "citations"),
-        (_tool(surprise=1), BETAS, "surprise"),
+        (_tool(allowed_domains=["a.com"], blocked_domains=["b.com"]), "both"),
+        (_tool(name="fetch"), "name"),
+        (_tool(type="web_fetch_20990101"), "type"),
+        (_tool(allowed_domains=["https://a.com"]), "scheme"),
+        (_tool(max_uses=0), "max_uses"),
+        (_tool(citations=True), "citations"),
+        (_tool(surprise=1), "surprise"),
+        (_tool(type="web_fetch_20250910", use_cache=False), "use_cache"),
+        (_tool(type="web_fetch_20260309", response_inclusion="full"), "response"),
+        (_tool(use_cache="no"), "use_cache"),
+        (_tool(response_inclusion="some"), "response_inclusion"),
     ],
 )
 def test_bad_tool_definitions_are_rejected(
     anthropic_client: anthropic.Anthropic,
     tool: dict[str, Any],
-    betas: list[str],
     needle: str,
 ) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
-        _create(anthropic_client, "Read https://a.com/x", [tool], betas)
+        _create(anthropic_client, "Read https://a.com/x", [tool])
     assert needle in str(caught.value)
 
 
@@ -144,15 +139,62 @@ def test_streaming_carries_the_fetch_blocks(
     anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
 ) -> None:
     fake_anthropic.web_pages["https://a.com/llamas"] = ("Llamas", "Llamas eat grass.")
-    with anthropic_client.beta.messages.stream(
+    with anthropic_client.messages.stream(
         model=MODEL,
         max_tokens=500,
         messages=[{"role": "user", "content": "Llamas? https://a.com/llamas"}],
         tools=[_tool(citations={"enabled": True})],  # type: ignore[list-item]
-        betas=BETAS,
     ) as stream:
         final = stream.get_final_message()
     use, result = final.content[0], final.content[1]
     assert use.type == "server_tool_use"
     assert use.input == {"url": "https://a.com/llamas"}
     assert result.type == "web_fetch_tool_result"
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["web_fetch_20250910", "web_fetch_20260209", "web_fetch_20260309"],
+)
+def test_every_version_the_sdk_types_is_accepted_without_a_beta(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic, version: str
+) -> None:
+    fake_anthropic.web_pages["https://a.com/x"] = ("X", "Some text here.")
+    message = _create(anthropic_client, "Read https://a.com/x", [_tool(type=version)])
+    assert message["content"][1]["content"]["type"] == "web_fetch_result"
+    assert "anthropic-beta" not in fake_anthropic.requests[-1].headers
+
+
+def test_registered_errors_come_back_as_their_codes(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.web_errors["https://a.com/big"] = "content_too_large"
+    message = _create(
+        anthropic_client,
+        "Read https://a.com/big and https://a.com/nowhere.",
+        [_tool(use_cache=False, response_inclusion="full")],
+    )
+    codes = [
+        block["content"]["error_code"]
+        for block in message["content"]
+        if block["type"] == "web_fetch_tool_result"
+    ]
+    assert codes == ["content_too_large", "url_not_accessible"]
+
+
+def test_subpaths_are_whole_segments(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
+) -> None:
+    for url in ("https://a.com/docs/x", "https://a.com/docsx"):
+        fake_anthropic.web_pages[url] = ("Page", "Some page text here.")
+    message = _create(
+        anthropic_client,
+        "Read https://a.com/docs/x https://a.com/docsx",
+        [_tool(allowed_domains=["a.com/docs"])],
+    )
+    results = [
+        block["content"].get("error_code")
+        for block in message["content"]
+        if block["type"] == "web_fetch_tool_result"
+    ]
+    assert results == [None, "url_not_allowed"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import subprocess
@@ -18,7 +17,7 @@ import anthropic
 import pytest
 import voyageai
 import voyageai.error
-from anthropic.types.beta import BetaFileMetadata, BetaMessage
+from anthropic.types import FileExpiredError, FileMetadata, Message
 from anthropic.types.storage_quota_exceeded_error import StorageQuotaExceededError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,7 +30,6 @@ from tests.fakes.voyage import FakeVoyage, count_tokens, embed_text
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
-FILES = ["files-api-2025-04-14"]
 MODEL = "claude-sonnet-4-6"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,9 +44,9 @@ HANDBOOK = (
 
 def upload(
     client: anthropic.Anthropic, name: str, data: bytes, mime: str
-) -> BetaFileMetadata:
-    """Upload one file through the SDK with the files beta."""
-    return client.beta.files.upload(file=(name, data, mime), betas=FILES)
+) -> FileMetadata:
+    """Upload one file through the SDK's GA Files API."""
+    return client.files.upload(file=(name, data, mime))
 
 
 def ask(
@@ -56,14 +54,13 @@ def ask(
     content: list[dict[str, Any]],
     question: str,
     **kwargs: Any,
-) -> BetaMessage:
+) -> Message:
     """Send document blocks and a question in one user turn."""
     blocks = [*content, {"type": "text", "text": question}]
     messages: Any = [{"role": "user", "content": blocks}]
-    message: BetaMessage = client.beta.messages.create(
+    message: Message = client.messages.create(
         model=MODEL,
         max_tokens=1024,
-        betas=FILES,
         messages=messages,
         **kwargs,
     )
@@ -103,7 +100,7 @@ def raw(
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-def cited(message: BetaMessage) -> list[Any]:
+def cited(message: Message) -> list[Any]:
     """Return all citations of a message, in order."""
     return [c for block in message.content for c in (block.citations or [])]  # type: ignore[union-attr]
 
@@ -125,10 +122,10 @@ def test_upload_returns_metadata_and_is_recorded(
     assert meta.created_at.tzinfo is not None
     request = fake_anthropic.requests[-1]
     assert (request.method, request.path) == ("POST", "/v1/files")
-    # anthropic 2.x keeps `beta=true` as request metadata, not in the URL.
-    assert request.query in ({}, {"beta": ["true"]})
+    # The GA client: no ?beta=true, no beta header.
+    assert request.query == {}
     assert request.headers["authorization"] == "Bearer test-key"
-    assert "files-api-2025-04-14" in request.headers["anthropic-beta"]
+    assert "anthropic-beta" not in request.headers
     assert request.body["files"] == [
         {
             "name": "file",
@@ -142,13 +139,13 @@ def test_upload_returns_metadata_and_is_recorded(
 def test_get_metadata_and_delete(anthropic_client: anthropic.Anthropic) -> None:
     meta = upload(anthropic_client, "a.pdf", make_pdf(["One."]), "application/pdf")
 
-    again = anthropic_client.beta.files.retrieve_metadata(meta.id, betas=FILES)
-    deleted = anthropic_client.beta.files.delete(meta.id, betas=FILES)
+    again = anthropic_client.files.retrieve_metadata(meta.id)
+    deleted = anthropic_client.files.delete(meta.id)
 
     assert again == meta
     assert (deleted.id, deleted.type) == (meta.id, "file_deleted")
     with pytest.raises(anthropic.NotFoundError):
-        anthropic_client.beta.files.retrieve_metadata(meta.id, betas=FILES)
+        anthropic_client.files.retrieve_metadata(meta.id)
 
 
 def test_list_paginates_newest_first_across_pages(
@@ -158,8 +155,8 @@ def test_list_paginates_newest_first_across_pages(
         upload(anthropic_client, f"f{i}.txt", b"x", "text/plain").id for i in range(5)
     ]
 
-    first = anthropic_client.beta.files.list(limit=2, betas=FILES)
-    listed = [f.id for f in anthropic_client.beta.files.list(limit=2, betas=FILES)]
+    first = anthropic_client.files.list(limit=2)
+    listed = [f.id for f in anthropic_client.files.list(limit=2)]
 
     assert [f.id for f in first.data] == ids[::-1][:2]
     assert first.next_page is not None
@@ -169,34 +166,16 @@ def test_list_paginates_newest_first_across_pages(
     assert len(pages) == 1 + 3
 
 
-def test_list_supports_legacy_id_cursors(anthropic_client: anthropic.Anthropic) -> None:
-    ids = [
-        upload(anthropic_client, f"f{i}.txt", b"x", "text/plain").id for i in range(3)
-    ]
-
-    page = anthropic_client.beta.files.with_raw_response.list(
-        limit=1, betas=FILES, extra_query={"after_id": ids[2]}
-    )
-    body = json.loads(page.http_response.text)
-
-    assert [f["id"] for f in body["data"]] == [ids[1]]
-    assert (body["first_id"], body["last_id"], body["has_more"]) == (
-        ids[1],
-        ids[1],
-        True,
-    )
-
-
 def test_list_rejects_limit_out_of_range(anthropic_client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError):
-        anthropic_client.beta.files.list(limit=1001, betas=FILES)
+        anthropic_client.files.list(limit=1001)
 
 
 def test_unknown_file_is_404_with_real_error_body(
     anthropic_client: anthropic.Anthropic,
 ) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
-        anthropic_client.beta.files.retrieve_metadata("file_011Cmissing", betas=FILES)
+        anthropic_client.files.retrieve_metadata("file_011Cmissing")
 
     error = caught.value
     assert error.status_code == 404
@@ -218,7 +197,7 @@ def test_uploaded_file_is_not_downloadable(
     meta = upload(anthropic_client, "a.txt", b"hello", "text/plain")
 
     with pytest.raises(anthropic.BadRequestError) as caught:
-        anthropic_client.beta.files.download(meta.id, betas=FILES)
+        anthropic_client.files.download(meta.id)
 
     assert caught.value.error_code == "file_not_downloadable"
 
@@ -258,23 +237,27 @@ def test_long_and_unicode_filenames_are_accepted(
     )
 
 
-def test_files_endpoints_require_the_beta_header(fake_anthropic: FakeAnthropic) -> None:
+def test_files_endpoints_need_no_beta_and_refuse_unknown_ones(
+    fake_anthropic: FakeAnthropic,
+) -> None:
     headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    url = fake_anthropic.base_url + "/v1/files"
 
+    ga, _, _ = raw(url, headers=headers)
+    still_accepted, _, _ = raw(
+        url, headers={**headers, "anthropic-beta": "files-api-2025-04-14"}
+    )
     status, response_headers, body = raw(
-        fake_anthropic.base_url + "/v1/files?beta=true", headers=headers
+        url, headers={**headers, "anthropic-beta": "web-fetch-2025-09-10"}
     )
 
+    assert (ga, still_accepted) == (200, 200)
     assert status == 400
-    assert body["type"] == "error"
     assert body["error"]["type"] == "invalid_request_error"
-    assert "files-api-2025-04-14" in body["error"]["message"]
-    assert response_headers["request-id"] == body["request_id"]
-    ok, _, _ = raw(
-        fake_anthropic.base_url + "/v1/files",
-        headers={**headers, "anthropic-beta": "foo-2024-01-01, files-api-2025-04-14"},
+    assert body["error"]["message"].startswith(
+        "Unexpected value(s) `web-fetch-2025-09-10` for the `anthropic-beta` header."
     )
-    assert ok == 200
+    assert response_headers["request-id"] == body["request_id"]
 
 
 def test_auth_version_and_beta_values_are_checked(
@@ -308,7 +291,7 @@ def test_only_configured_api_keys_are_accepted(
     fake_anthropic.api_keys = {"other-key"}
 
     with pytest.raises(anthropic.AuthenticationError):
-        anthropic_client.beta.files.list(betas=FILES)
+        anthropic_client.files.list()
 
 
 def test_oversize_upload_is_413(
@@ -334,7 +317,7 @@ def test_storage_limit_is_reported_as_the_sdk_expects(
         upload(anthropic_client, "b.txt", b"x" * 10, "text/plain")
 
     assert caught.value.error_code == "storage_quota_exceeded"
-    anthropic_client.beta.files.delete(first.id, betas=FILES)
+    anthropic_client.files.delete(first.id)
     assert upload(anthropic_client, "b.txt", b"x" * 10, "text/plain").size_bytes == 10
 
 
@@ -365,7 +348,7 @@ def test_uploads_are_thread_safe(
     for thread in threads:
         thread.join()
 
-    listed = list(anthropic_client.beta.files.list(limit=7, betas=FILES))
+    listed = list(anthropic_client.files.list(limit=7))
     assert len({f.id for f in listed}) == 40
     assert fake_anthropic.errors == []
 
@@ -440,7 +423,7 @@ def test_document_index_counts_documents_across_messages(
         },
     ]
 
-    message = anthropic_client.beta.messages.create(
+    message = anthropic_client.messages.create(
         model=MODEL, max_tokens=500, messages=messages
     )
 
@@ -471,25 +454,13 @@ def test_pdf_file_gives_page_locations(anthropic_client: anthropic.Anthropic) ->
     assert citation.document_title == "Guide"
 
 
-def test_base64_pdf_works_and_invalid_pdf_is_rejected(
+def test_an_invalid_pdf_file_is_rejected_in_a_message(
     anthropic_client: anthropic.Anthropic,
 ) -> None:
-    pdf = base64.b64encode(make_pdf(["Solar panels need sunlight."])).decode()
-    good: dict[str, Any] = {
-        "type": "document",
-        "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
-        "citations": {"enabled": True},
-    }
-    bad: dict[str, Any] = {
-        **good,
-        "source": {**good["source"], "data": base64.b64encode(b"no").decode()},
-    }
+    meta = upload(anthropic_client, "bad.pdf", b"%PDF-no", "application/pdf")
 
-    message = ask(anthropic_client, [good], "What do solar panels need?")
-
-    assert cited(message)[0].start_page_number == 1
-    with pytest.raises(anthropic.BadRequestError, match="PDF"):
-        ask(anthropic_client, [bad], "What do solar panels need?")
+    with pytest.raises(anthropic.BadRequestError, match="PDF specified was not valid"):
+        ask(anthropic_client, [file_doc(meta.id)], "What is in it?")
 
 
 def test_empty_text_is_rejected_but_a_textless_pdf_is_not(
@@ -583,16 +554,61 @@ def test_unknown_file_in_a_message_is_404(
     assert caught.value.api_message == "File not found: file_011Cgone"
 
 
-def test_file_source_needs_the_files_beta(
+def test_an_expired_file_keeps_its_metadata_but_answers_file_expired(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
+) -> None:
+    meta = anthropic_client.files.upload(
+        file=("a.txt", b"Alpha text.", "text/plain"), expires_in_seconds=3600
+    )
+    assert meta.expires_at is not None
+    assert 3590 < (meta.expires_at - meta.created_at).total_seconds() <= 3600
+    fake_anthropic.expire(meta.id)
+
+    still = anthropic_client.files.retrieve_metadata(meta.id)
+    with pytest.raises(FileExpiredError) as caught:
+        ask(anthropic_client, [file_doc(meta.id)], "Alpha?")
+
+    assert still.id == meta.id
+    assert isinstance(caught.value, anthropic.NotFoundError)
+    assert caught.value.error_code == "file_expired"
+
+
+@pytest.mark.parametrize("seconds", [3599, 7_776_001])
+def test_expiry_outside_an_hour_to_ninety_days_is_refused(
+    anthropic_client: anthropic.Anthropic, seconds: int
+) -> None:
+    with pytest.raises(anthropic.BadRequestError, match="expires_in_seconds"):
+        anthropic_client.files.upload(
+            file=("a.txt", b"x", "text/plain"), expires_in_seconds=seconds
+        )
+
+
+def test_image_blocks_take_image_files_only(
     anthropic_client: anthropic.Anthropic,
 ) -> None:
-    meta = upload(anthropic_client, "a.txt", b"Alpha text.", "text/plain")
-    content: Any = [file_doc(meta.id), {"type": "text", "text": "Alpha?"}]
+    image = upload(anthropic_client, "a.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    text = upload(anthropic_client, "a.txt", b"Alpha.", "text/plain")
 
-    with pytest.raises(anthropic.BadRequestError, match="files-api-2025-04-14"):
-        anthropic_client.beta.messages.create(
-            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": content}]
-        )
+    def block(file_id: str) -> Any:
+        return {"type": "image", "source": {"type": "file", "file_id": file_id}}
+
+    message = ask(anthropic_client, [block(image.id)], "What is this?")
+    with pytest.raises(anthropic.BadRequestError, match="not valid for an image"):
+        ask(anthropic_client, [block(text.id)], "What is this?")
+    with pytest.raises(anthropic.NotFoundError):
+        ask(anthropic_client, [block("file_011Cgone")], "What is this?")
+
+    assert message.stop_reason == "end_turn"
+
+
+def test_download_refuses_uploads_and_expired_files(
+    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
+) -> None:
+    meta = upload(anthropic_client, "a.txt", b"hello", "text/plain")
+    fake_anthropic.files[meta.id].expires_at = "2020-01-01T00:00:00Z"
+
+    with pytest.raises(FileExpiredError):
+        anthropic_client.files.download(meta.id)
 
 
 def test_image_file_is_not_a_valid_document(
@@ -613,7 +629,7 @@ def test_image_file_is_not_a_valid_document(
         ({"messages": [{"role": "user", "content": "  "}]}, "non-empty"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"max_tokens": 10**6}, "max_tokens"),
-        ({"extra_body": {"temperature": 3}}, "temperature"),
+        ({"extra_body": {"temperature": 0.5}}, "temperature"),
         ({"extra_body": {"colour": "red"}}, "colour"),
         ({"system": 5}, "system"),
     ],
@@ -631,7 +647,7 @@ def test_malformed_requests_are_rejected(
     }
 
     with pytest.raises(anthropic.BadRequestError, match=fragment):
-        anthropic_client.beta.messages.create(**params)
+        anthropic_client.messages.create(**params)
 
 
 def test_block_level_mistakes_are_rejected(
@@ -646,7 +662,7 @@ def test_block_level_mistakes_are_rejected(
     for content in (too_many, bad_cache, unknown, extra_key):
         messages: Any = [{"role": "user", "content": content}]
         with pytest.raises(anthropic.BadRequestError):
-            anthropic_client.beta.messages.create(
+            anthropic_client.messages.create(
                 model=MODEL, max_tokens=100, messages=messages
             )
 
@@ -665,7 +681,7 @@ def test_consecutive_user_turns_are_merged_like_the_api(
         {"role": "user", "content": "Is the office open on Sundays?"},
     ]
 
-    message = anthropic_client.beta.messages.create(
+    message = anthropic_client.messages.create(
         model=MODEL, max_tokens=300, messages=messages
     )
 
@@ -674,18 +690,40 @@ def test_consecutive_user_turns_are_merged_like_the_api(
 
 def test_unknown_model_is_404(anthropic_client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError, match="gpt-4"):
-        anthropic_client.beta.messages.create(
+        anthropic_client.messages.create(
             model="gpt-4", max_tokens=10, messages=[{"role": "user", "content": "Hi"}]
+        )
+
+
+def test_models_list_pages_with_lifecycle_and_a_retired_model_is_refused(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
+    first = anthropic_client.models.list(limit=2)
+    every = list(anthropic_client.models.list(limit=2))
+    opus = anthropic_client.models.retrieve("claude-opus-4-5")
+
+    assert [m.id for m in first.data] == ["claude-sonnet-5-5", "claude-sonnet-4-6"]
+    assert first.has_more is True
+    assert [m.id for m in every][-1] == "claude-sonnet-4-5"
+    assert {m.id: m.lifecycle for m in every}["claude-sonnet-4-5"] == "retired"
+    assert opus.lifecycle == "deprecated"
+    assert opus.retires_at is not None and opus.retires_at.year == 2027
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic_client.models.retrieve("claude-sonnet-9-9")
+    with pytest.raises(anthropic.NotFoundError, match="claude-sonnet-4-5"):
+        anthropic_client.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hi"}],
         )
 
 
 def test_max_tokens_cuts_the_answer(anthropic_client: anthropic.Anthropic) -> None:
     meta = upload(anthropic_client, "handbook.txt", HANDBOOK.encode(), "text/plain")
 
-    message = anthropic_client.beta.messages.create(
+    message = anthropic_client.messages.create(
         model=MODEL,
         max_tokens=8,
-        betas=FILES,
         messages=[
             {
                 "role": "user",
@@ -696,28 +734,6 @@ def test_max_tokens_cuts_the_answer(anthropic_client: anthropic.Anthropic) -> No
 
     assert message.stop_reason == "max_tokens"
     assert message.usage.output_tokens <= 8
-
-
-def test_count_tokens_matches_the_estimate(
-    anthropic_client: anthropic.Anthropic,
-) -> None:
-    meta = upload(anthropic_client, "handbook.txt", HANDBOOK.encode(), "text/plain")
-    question = "Who approves refunds?"
-
-    counted = anthropic_client.beta.messages.count_tokens(
-        model=MODEL,
-        betas=FILES,
-        messages=[
-            {
-                "role": "user",
-                "content": [file_doc(meta.id), {"type": "text", "text": question}],
-            }
-        ],
-    )
-
-    spans = _text.sentence_spans(HANDBOOK)
-    expected = sum(_text.claude_tokens(HANDBOOK[s:e]) for s, e in spans)
-    assert counted.input_tokens == expected + _text.claude_tokens(question)
 
 
 def test_context_window_is_enforced(
@@ -765,44 +781,15 @@ def test_short_prefixes_are_not_cached(anthropic_client: anthropic.Anthropic) ->
     assert again.usage.cache_creation_input_tokens == 0
 
 
-def test_top_level_cache_control_caches_the_whole_prompt(
-    anthropic_client: anthropic.Anthropic, fake_anthropic: FakeAnthropic
-) -> None:
-    fake_anthropic.min_cacheable_tokens = 1
-    meta = upload(anthropic_client, "handbook.txt", HANDBOOK.encode(), "text/plain")
-
-    first = ask(
-        anthropic_client,
-        [file_doc(meta.id)],
-        "Refunds?",
-        cache_control={"type": "ephemeral"},
-    )
-    second = ask(
-        anthropic_client,
-        [file_doc(meta.id)],
-        "Refunds?",
-        cache_control={"type": "ephemeral"},
-    )
-
-    assert (
-        first.usage.cache_creation_input_tokens == second.usage.cache_read_input_tokens
-    )
-    assert second.usage.input_tokens == 0
-
-
-# -- Messages: streaming -------------------------------------------------------------
-
-
 def test_streaming_sends_citation_deltas(
     anthropic_client: anthropic.Anthropic,
 ) -> None:
     meta = upload(anthropic_client, "handbook.txt", HANDBOOK.encode(), "text/plain")
     blocks: Any = [file_doc(meta.id), {"type": "text", "text": "Refunds approval?"}]
 
-    with anthropic_client.beta.messages.stream(
+    with anthropic_client.messages.stream(
         model=MODEL,
         max_tokens=500,
-        betas=FILES,
         messages=[{"role": "user", "content": blocks}],
     ) as stream:
         events = list(stream)
@@ -832,7 +819,7 @@ def test_streaming_sends_citation_deltas(
 def test_raw_stream_has_the_real_event_sequence(
     anthropic_client: anthropic.Anthropic,
 ) -> None:
-    stream = anthropic_client.beta.messages.create(
+    stream = anthropic_client.messages.create(
         model=MODEL,
         max_tokens=100,
         messages=[{"role": "user", "content": "Hello there"}],
@@ -864,14 +851,14 @@ def test_fail_next_gives_a_429_with_retry_after(
     )
 
     with pytest.raises(anthropic.RateLimitError) as caught:
-        anthropic_client.beta.files.list(betas=FILES)
+        anthropic_client.files.list()
 
     assert caught.value.response.headers["retry-after"] == "7"
     assert caught.value.body["error"] == {  # type: ignore[index]
         "type": "rate_limit_error",
         "message": "Slow down",
     }
-    assert list(anthropic_client.beta.files.list(betas=FILES)) == []
+    assert list(anthropic_client.files.list()) == []
 
 
 def test_fail_next_counts_and_matches_paths(
@@ -885,11 +872,9 @@ def test_fail_next_counts_and_matches_paths(
     upload(anthropic_client, "a.txt", b"a", "text/plain")
     for _ in range(2):
         with pytest.raises(anthropic.OverloadedError):
-            anthropic_client.beta.messages.create(
-                model=MODEL, max_tokens=10, messages=hello
-            )
+            anthropic_client.messages.create(model=MODEL, max_tokens=10, messages=hello)
     assert fake_anthropic.pending_failures() == 0
-    anthropic_client.beta.messages.create(model=MODEL, max_tokens=10, messages=hello)
+    anthropic_client.messages.create(model=MODEL, max_tokens=10, messages=hello)
 
 
 def test_fail_next_with_an_error_code(
@@ -911,7 +896,7 @@ def test_sdk_retries_recover_from_a_500(fake_anthropic: FakeAnthropic) -> None:
         api_key="k", base_url=fake_anthropic.base_url, max_retries=2
     )
 
-    assert list(client.beta.files.list(betas=FILES)) == []
+    assert list(client.files.list()) == []
     assert len(fake_anthropic.requests) == 2
     client.close()
 
@@ -922,8 +907,8 @@ def test_failure_in_the_middle_of_a_stream(
     fake_anthropic.fail_next(529, "overloaded_error", "Overloaded", during_stream=True)
     hello: Any = [{"role": "user", "content": "Hello"}]
 
-    anthropic_client.beta.messages.create(model=MODEL, max_tokens=10, messages=hello)
-    stream = anthropic_client.beta.messages.stream(
+    anthropic_client.messages.create(model=MODEL, max_tokens=10, messages=hello)
+    stream = anthropic_client.messages.stream(
         model=MODEL, max_tokens=10, messages=hello
     )
     with stream as events, pytest.raises(anthropic.APIStatusError, match="Overloaded"):
@@ -936,7 +921,7 @@ def test_latency_is_added_per_request(
     fake_anthropic.latency_s = 0.2
 
     started = time.monotonic()
-    anthropic_client.beta.files.list(betas=FILES)
+    anthropic_client.files.list()
 
     assert time.monotonic() - started >= 0.2
 
@@ -965,11 +950,7 @@ def test_command_line_server_prints_its_url() -> None:
         base_url = process.stdout.readline().strip()
         status, _, _ = raw(
             base_url + "/v1/files",
-            headers={
-                "x-api-key": "k",
-                "anthropic-version": "2023-06-01",
-                "anthropic-beta": "files-api-2025-04-14",
-            },
+            headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
         )
     finally:
         process.terminate()
@@ -1135,6 +1116,13 @@ def test_embed_rejections(
 ) -> None:
     with pytest.raises(voyageai.error.InvalidRequestError, match=fragment):
         voyage_client.embed(texts, **kwargs)
+
+
+def test_tokens_are_counted_like_subwords_not_like_cairn() -> None:
+    # Letters by six, digits by three, marks one each: stricter than words.
+    assert count_tokens("Llamas eat 2026 leaves!") == 6
+    assert count_tokens("internationalization") == 4
+    assert count_tokens("1234567890") == 4
 
 
 def test_batch_token_limit(voyage_client: VoyageClient) -> None:

@@ -72,12 +72,12 @@ def document_upload(*, document: Document, payload: bytes | None = None) -> None
         return
     data = payload if payload is not None else upload_payload(document)
     adopted = _adopt_earlier_upload(document, len(data))
-    if adopted:
+    if adopted is not None:
         _saved(document, adopted)
         return
     Document.objects.filter(id=document.id).update(upload_started=timezone.now())
     try:
-        file_id = files_api.upload(
+        uploaded = files_api.upload(
             original_name=document.original_name,
             data=data,
             mime_type=document.mime_type,
@@ -89,16 +89,17 @@ def document_upload(*, document: Document, payload: bytes | None = None) -> None
         files_api_pause_set(reason=str(exc))
         _note(document, PAUSED_NOTE)
         return
-    _saved(document, file_id)
+    _saved(document, uploaded)
 
 
-def _saved(document: Document, file_id: str) -> None:
-    document.file_id = file_id
+def _saved(document: Document, remote: files_api.RemoteFile) -> None:
+    document.file_id = remote.id
+    document.expires_at = remote.expires_at
     document.files_api_note = ""
-    document.save(update_fields=["file_id", "files_api_note", "updated"])
+    document.save(update_fields=["file_id", "expires_at", "files_api_note", "updated"])
 
 
-def _adopt_earlier_upload(document: Document, size: int) -> str:
+def _adopt_earlier_upload(document: Document, size: int) -> files_api.RemoteFile | None:
     """The file an attempt killed mid-upload left behind, if there is one.
 
     Only after a crash (upload_started set, no file_id) is the remote list read;
@@ -108,21 +109,23 @@ def _adopt_earlier_upload(document: Document, size: int) -> str:
         id=document.id
     )
     if started is None:
-        return ""
+        return None
     name = files_api.remote_filename(
         document.original_name, as_text=not document.is_pdf
     )
     owned = set(Document.objects.exclude(file_id="").values_list("file_id", flat=True))
     found = [
-        file_id
-        for file_id in files_api.find_upload(name, size, started - timedelta(seconds=5))
-        if file_id not in owned
+        remote
+        for remote in files_api.find_upload(name, size, started - timedelta(seconds=5))
+        if remote.id not in owned and not remote.expired()
     ]
     if not found:
-        return ""
+        return None
     for extra in found[1:]:
-        remote_file_forget(file_id=extra, reason=f"duplicate upload of {document.id}")
-    log.info("document %s adopts its earlier upload %s", document.id, found[0])
+        remote_file_forget(
+            file_id=extra.id, reason=f"duplicate upload of {document.id}"
+        )
+    log.info("document %s adopts its earlier upload %s", document.id, found[0].id)
     return found[0]
 
 
@@ -131,19 +134,75 @@ def _note(document: Document, note: str) -> None:
     document.save(update_fields=["files_api_note", "updated"])
 
 
-def document_reupload_missing(*, documents: list[Document]) -> list[Document]:
-    """Re-upload the documents whose remote file is gone; return those re-uploaded."""
+def document_reupload_unusable(*, documents: list[Document]) -> list[Document]:
+    """Re-upload the documents whose remote file is gone or expired.
+
+    An expired file still has its metadata (only its bytes are gone), so the
+    check is "usable", not "exists". Returns the documents re-uploaded.
+    """
     redone = []
     for document in documents:
-        if document.file_id and not files_api.exists(document.file_id):
-            log.warning("remote file %s of %s is gone", document.file_id, document.id)
-            Document.objects.filter(id=document.id).update(
-                file_id="", upload_started=None
+        sent = document.file_id
+        document.refresh_from_db(fields=["file_id", "expires_at"])
+        if document.file_id != sent:
+            redone.append(document)  # replaced meanwhile (a refresh): just retry
+            continue
+        if document.file_id and not files_api.usable(document.file_id):
+            log.warning(
+                "remote file %s of %s is unusable", document.file_id, document.id
             )
-            document.file_id = ""
-            document_upload(document=document)
+            document_reupload(document=document, reason="gone or expired")
             redone.append(document)
     return redone
+
+
+def document_reupload_expired(*, documents: list[Document]) -> list[Document]:
+    """Re-upload, without asking the API, documents whose stored expiry has passed."""
+    now = timezone.now()
+    expired = [
+        d for d in documents if d.file_id and d.expires_at and d.expires_at <= now
+    ]
+    for document in expired:
+        document_reupload(document=document, reason="expired")
+    return expired
+
+
+def document_reupload(*, document: Document, reason: str) -> None:
+    """Upload a document's file again from the kept original; owe the old one a delete.
+
+    An expired file's metadata stays listed until deleted, so the old id is
+    tombstoned rather than dropped.
+    """
+    old = document.file_id
+    with transaction.atomic():
+        if old:
+            remote_file_forget(
+                file_id=old, reason=f"replaced ({reason}) for {document.id}"
+            )
+        Document.objects.filter(id=document.id).update(
+            file_id="", expires_at=None, upload_started=None
+        )
+    document.file_id = ""
+    document.expires_at = None
+    document_upload(document=document)
+
+
+def documents_refresh_expiring(*, within: timedelta) -> int:
+    """Re-upload ready documents whose file expires within `within`; return how many.
+
+    Only documents still in use: ready, in a workspace, with a file to replace.
+    """
+    if not files_api.online() or files_api_pause() is not None:
+        return 0
+    soon = timezone.now() + within
+    due = Document.objects.filter(
+        status=Document.Status.READY, expires_at__isnull=False, expires_at__lte=soon
+    ).exclude(file_id="")
+    refreshed = 0
+    for document in due.order_by("expires_at")[:200]:
+        document_reupload(document=document, reason="expiring")
+        refreshed += 1 if document.file_id else 0
+    return refreshed
 
 
 # Deletion ------------------------------------------------------------------
@@ -219,6 +278,8 @@ class Reconciliation:
     remote: int = 0
     orphans: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # Documents whose remote file is still listed but past its expires_at.
+    expired: list[str] = field(default_factory=list)
     deleted: int = 0
     reuploaded: int = 0
     errors: list[str] = field(default_factory=list)
@@ -226,7 +287,8 @@ class Reconciliation:
     def summary(self) -> str:
         return (
             f"{self.remote} remote files, {len(self.orphans)} orphans, "
-            f"{len(self.missing)} documents missing their remote file; "
+            f"{len(self.missing)} documents missing their remote file, "
+            f"{len(self.expired)} with an expired one; "
             f"deleted {self.deleted}, re-uploaded {self.reuploaded}"
             + (f"; {len(self.errors)} errors" if self.errors else "")
         )
@@ -237,18 +299,25 @@ def files_reconcile(*, fix: bool = False) -> Reconciliation:
     report = Reconciliation()
     owned = set(Document.objects.exclude(file_id="").values_list("file_id", flat=True))
     remote: set[str] = set()
+    expired: set[str] = set()
     # A young unowned file may be an upload whose id is being saved right now.
     cutoff = timezone.now() - timedelta(minutes=settings.FILES_ORPHAN_GRACE_MINUTES)
-    for file_id, _name, created in files_api.remote_files():
+    for found in files_api.remote_files():
         report.remote += 1
-        remote.add(file_id)
-        if file_id not in owned and (created is None or created < cutoff):
-            report.orphans.append(file_id)
+        remote.add(found.id)
+        if found.expired():
+            expired.add(found.id)
+        if found.id not in owned and (found.created is None or found.created < cutoff):
+            report.orphans.append(found.id)
     missing = Document.objects.filter(status=Document.Status.READY).filter(
         Q(file_id="", files_api_note=PAUSED_NOTE)
         | (~Q(file_id="") & ~Q(file_id__in=remote))
     )
     report.missing = [str(pk) for pk in missing.values_list("id", flat=True)]
+    stale = Document.objects.filter(
+        status=Document.Status.READY, file_id__in=expired & owned
+    )
+    report.expired = [str(pk) for pk in stale.values_list("id", flat=True)]
     if not fix:
         return report
     for file_id in report.orphans:
@@ -260,11 +329,9 @@ def files_reconcile(*, fix: bool = False) -> Reconciliation:
             report.errors.append(f"delete {file_id}: {exc}")
     if report.deleted:
         files_api_pause_clear()
-    for document in Document.objects.filter(id__in=report.missing):
-        document.file_id = ""
-        Document.objects.filter(id=document.id).update(file_id="", upload_started=None)
+    for document in Document.objects.filter(id__in=report.missing + report.expired):
         try:
-            document_upload(document=document)
+            document_reupload(document=document, reason="reconcile")
         except Exception as exc:
             report.errors.append(f"upload {document.id}: {exc}")
             continue
@@ -279,6 +346,7 @@ def reconcile_summary(report: Reconciliation) -> dict[str, Any]:
         "remote": report.remote,
         "orphans": report.orphans,
         "missing": report.missing,
+        "expired": report.expired,
         "deleted": report.deleted,
         "reuploaded": report.reuploaded,
         "errors": report.errors,

@@ -1,4 +1,7 @@
-"""Claude's Files API (beta): the one place Cairn uploads and deletes remote files."""
+"""Claude's Files API: the one place Cairn uploads and deletes remote files.
+
+The Files API is generally available: `client.files` sends no beta header.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Any, TypeVar
@@ -21,7 +25,6 @@ from documents.remote.ratelimit import files_api_limiter
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FILES_BETA = "files-api-2025-04-14"
 _FORBIDDEN = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
 
 
@@ -67,8 +70,8 @@ def remote_filename(original_name: str, *, as_text: bool) -> str:
 
 
 def _files() -> Any:
-    """The beta Files resource without SDK retries: _call retries, rate-limited."""
-    return client().with_options(max_retries=0).beta.files
+    """The Files resource without SDK retries: call() retries, rate-limited."""
+    return client().with_options(max_retries=0).files
 
 
 def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
@@ -115,19 +118,38 @@ def _mapped(exc: Exception) -> Exception | None:
     return None
 
 
-def upload(*, original_name: str, data: bytes, mime_type: str) -> str:
-    """Upload a file and return its file_id.
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file the Files API holds, as its metadata describes it."""
+
+    id: str
+    filename: str
+    created: datetime | None
+    size: int
+    # None: the file never expires (uploaded without expires_in_seconds).
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Past expires_at: the metadata is still listed, but the bytes are gone."""
+        return self.expires_at is not None and self.expires_at <= (
+            now or datetime.now(UTC)
+        )
+
+
+def upload(*, original_name: str, data: bytes, mime_type: str) -> RemoteFile:
+    """Upload a file; return its id and, with FILES_API_EXPIRES_IN_S, its expiry.
 
     PDFs go up as PDFs (page citations); everything else goes up as the
     extracted UTF-8 text, so char_location citations index into Cairn's text.
     """
     as_text = mime_type != "application/pdf"
     name = remote_filename(original_name, as_text=as_text)
+    lifetime = settings.FILES_API_EXPIRES_IN_S
+    extra: dict[str, Any] = {} if lifetime is None else {"expires_in_seconds": lifetime}
     try:
         result = call(
             lambda: _files().upload(
-                file=(name, data, "text/plain" if as_text else mime_type),
-                betas=[FILES_BETA],
+                file=(name, data, "text/plain" if as_text else mime_type), **extra
             )
         )
     except Exception as exc:
@@ -135,46 +157,56 @@ def upload(*, original_name: str, data: bytes, mime_type: str) -> str:
         if mapped is not None:
             raise mapped from exc
         raise
-    return str(result.id)
+    return _remote(result)
 
 
 def delete(file_id: str, *, retries: int | None = None) -> None:
     """Delete a remote file; a file already gone counts as deleted."""
     with contextlib.suppress(anthropic.NotFoundError):
-        call(lambda: _files().delete(file_id, betas=[FILES_BETA]), retries=retries)
+        call(lambda: _files().delete(file_id), retries=retries)
 
 
-def exists(file_id: str) -> bool:
-    """Tell whether a remote file is still there."""
+def metadata(file_id: str) -> RemoteFile | None:
+    """A remote file's metadata, or None when the file is gone (404)."""
     try:
-        call(lambda: _files().retrieve_metadata(file_id, betas=[FILES_BETA]))
+        return _remote(call(lambda: _files().retrieve_metadata(file_id)))
     except anthropic.NotFoundError:
-        return False
-    return True
+        return None
 
 
-def find_upload(name: str, size: int, since: datetime) -> list[str]:
-    """Ids of remote files with this name and size created since `since`."""
+def usable(file_id: str) -> bool:
+    """Tell whether a remote file can still be referenced: there and not expired."""
+    found = metadata(file_id)
+    return found is not None and not found.expired()
+
+
+def find_upload(name: str, size: int, since: datetime) -> list[RemoteFile]:
+    """Remote files with this name and size created since `since`."""
     return [
-        file_id
-        for file_id, filename, created, file_size in _remote_metadata()
-        if filename == name
-        and file_size == size
-        and (created is None or created >= since)
+        found
+        for found in remote_files()
+        if found.filename == name
+        and found.size == size
+        and (found.created is None or found.created >= since)
     ]
 
 
-def remote_files() -> Iterator[tuple[str, str, datetime | None]]:
-    """Every remote file as (id, filename, created), page by page, rate-limited."""
-    for file_id, filename, created, _size in _remote_metadata():
-        yield file_id, filename, created
-
-
-def _remote_metadata() -> Iterator[tuple[str, str, datetime | None, int]]:
-    page = call(lambda: _files().list(betas=[FILES_BETA], limit=100))
+def remote_files() -> Iterator[RemoteFile]:
+    """Every remote file, page by page, rate-limited."""
+    page = call(lambda: _files().list(limit=100))
     while True:
         for item in page.data:
-            yield str(item.id), str(item.filename), item.created_at, item.size_bytes
+            yield _remote(item)
         if not page.has_next_page():
             return
         page = call(page.get_next_page)
+
+
+def _remote(item: Any) -> RemoteFile:
+    return RemoteFile(
+        id=str(item.id),
+        filename=str(item.filename),
+        created=item.created_at,
+        size=int(item.size_bytes),
+        expires_at=getattr(item, "expires_at", None),
+    )

@@ -167,10 +167,7 @@ def test_reconcile_reports_and_fixes_orphans_and_missing_files(
     lost_file = lost.file_id
     del fake_anthropic.files[lost_file]
     for index in range(120):  # more than one page of 100
-        anthropic_client.beta.files.upload(
-            file=(f"orphan{index}.txt", b"x", "text/plain"),
-            betas=[files_api.FILES_BETA],
-        )
+        anthropic_client.files.upload(file=(f"orphan{index}.txt", b"x", "text/plain"))
     settings.FILES_ORPHAN_GRACE_MINUTES = -1
     out = StringIO()
     call_command("files_reconcile", stdout=out)
@@ -198,9 +195,7 @@ def test_reconcile_refuses_to_run_offline(db: None) -> None:
 def test_a_recent_unowned_file_is_not_an_orphan(
     online: Any, user: Any, anthropic_client: Any
 ) -> None:
-    anthropic_client.beta.files.upload(
-        file=("inflight.txt", b"x", "text/plain"), betas=[files_api.FILES_BETA]
-    )
+    anthropic_client.files.upload(file=("inflight.txt", b"x", "text/plain"))
     assert files_reconcile().orphans == []
 
 

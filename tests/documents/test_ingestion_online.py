@@ -31,7 +31,9 @@ def test_text_goes_up_as_the_extracted_plain_text(
     assert stored.data == document.text.encode()
     assert stored.filename == "Hand_book_.txt"
     upload = _posts(fake_anthropic, "/v1/files")[0]
-    assert "files-api-2025-04-14" in upload.headers["anthropic-beta"]
+    # The Files API is GA: no beta header, and the GA path (no ?beta=true).
+    assert "anthropic-beta" not in upload.headers
+    assert upload.query == {}
     assert document.embedding_model == "voyage-3.5"
     embeds = _posts(fake_voyage, "/v1/embeddings")
     assert embeds

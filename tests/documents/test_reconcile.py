@@ -17,7 +17,7 @@ def test_the_reconcile_page_reports_and_fixes(
     settings.FILES_ORPHAN_GRACE_MINUTES = 0
     orphan = files_api.upload(
         original_name="stray.md", data=b"stray", mime_type="text/markdown"
-    )
+    ).id
     staff = Client()
     staff.force_login(make_user(is_staff=True, is_superuser=True))
     page = staff.get("/admin/cairn/files/").content.decode()

@@ -129,18 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet; the fake records requests instead of logging them."""
 
     def _read_body(self) -> bytes:
-        """Read the request body, plain or chunked."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    # Trailer section ends with an empty line.
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+        """Read the request body (the SDKs send a Content-Length)."""
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
@@ -191,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             # The client stopped reading (e.g. closed the stream early).
             self.close_connection = True
 
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
+    do_GET = do_POST = do_DELETE = _handle
 
 
 class FakeHTTPServer:

@@ -17,7 +17,7 @@ the files beta on every Files endpoint and for ``file`` document sources, filena
 rules, per-file and storage limits, request shape (roles, blocks, sources, cache
 breakpoints, citations all-or-none, PDF page limit, context window) and model names.
 
-The web fetch tool (``web_fetch_20250910``, beta ``web-fetch-2025-09-10``) is
+The web fetch tool (GA, ``web_fetch_20250910`` to ``web_fetch_20260318``) is
 validated strictly and "fetches" only pages registered on the fake
 (``fake.web_pages[url] = (title, text)``, ``fake.web_errors[url] = code``); see
 tests/fakes/web_fetch.py. Fetched pages are cited like documents, numbered after
@@ -57,7 +57,21 @@ from tests.fakes._server import (
 )
 from tests.fakes.pdf import PdfError, page_texts
 
-FILES_BETA = "files-api-2025-04-14"
+# The beta names the API still accepts (the SDK's AnthropicBetaParam, 2.15.0, the
+# ones a Cairn request could carry). Features that went GA dropped theirs:
+# "web-fetch-2025-09-10" is not among them, and the real API answers 400 to a
+# name it does not know.
+KNOWN_BETAS = frozenset(
+    {
+        "files-api-2025-04-14",
+        "extended-cache-ttl-2025-04-11",
+        "prompt-caching-2024-07-31",
+        "pdfs-2024-09-25",
+        "token-counting-2024-11-01",
+        "context-1m-2025-08-07",
+        "interleaved-thinking-2025-05-14",
+    }
+)
 NOT_FOUND_ANSWER = "I could not find this in the provided documents."
 ANSWER_INTRO = "Based on the documents:"
 MAX_CACHE_BREAKPOINTS = 4
@@ -70,69 +84,58 @@ _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HTML5_ESCAPE = re.compile(r"%(22|[01][0-9A-Fa-f])")
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _DOCUMENT_FILE_TYPES = frozenset({"application/pdf", "text/plain"})
-# Block types the fake accepts but does not interpret (tools, thinking, ...).
-_OPAQUE_BLOCKS = frozenset(
-    {
-        "tool_use",
-        "tool_result",
-        "thinking",
-        "redacted_thinking",
-        "server_tool_use",
-        "web_search_tool_result",
-        "web_fetch_tool_result",
-        "search_result",
-        "container_upload",
-        "mcp_tool_use",
-        "mcp_tool_result",
-    }
-)
+# The request fields this fake models: the ones Cairn sends. The real API takes
+# more (temperature, thinking, tool_choice, ...); here they are refused like
+# unknown fields, so a field Cairn starts to send gets its checks first.
 _CREATE_FIELDS = frozenset(
-    {
-        "model",
-        "max_tokens",
-        "messages",
-        "system",
-        "stream",
-        "metadata",
-        "stop_sequences",
-        "temperature",
-        "top_p",
-        "top_k",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "cache_control",
-        "service_tier",
-        "container",
-        "context_management",
-        "mcp_servers",
-        "output_config",
-        "output_format",
-        "inference_geo",
-        "speed",
-        "billing_policy",
-        "compaction",
-        "diagnostics",
-        "fallback_credit_token",
-        "fallbacks",
-        "thread",
-    }
+    {"model", "max_tokens", "messages", "system", "stream", "metadata", "tools"}
 )
-_COUNT_FIELDS = frozenset(
-    {
-        "model",
-        "messages",
-        "system",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "cache_control",
-        "context_management",
-        "mcp_servers",
-        "output_config",
-        "output_format",
-        "speed",
+
+
+def _model(
+    model_id: str,
+    name: str,
+    created: str,
+    lifecycle: str = "active",
+    deprecated_at: str | None = None,
+    retires_at: str | None = None,
+) -> dict[str, Any]:
+    """One entry of GET /v1/models, with the lifecycle fields of the current API."""
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": name,
+        "created_at": created,
+        "lifecycle": lifecycle,
+        "deprecated_at": deprecated_at,
+        "retires_at": retires_at,
+        "max_input_tokens": 1_000_000 if "-5" in model_id else 200_000,
+        "max_tokens": 128_000 if "-5" in model_id else 64_000,
     }
+
+
+# What the fake's Models API lists, newest first. A retired model stays listed
+# (the historical record) but Messages refuses it, like a model never heard of.
+MODELS = (
+    _model("claude-sonnet-5-5", "Claude Sonnet 5.5", "2026-09-15T00:00:00Z"),
+    _model("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z"),
+    _model(
+        "claude-opus-4-5",
+        "Claude Opus 4.5",
+        "2025-11-24T00:00:00Z",
+        "deprecated",
+        "2026-07-22T00:00:00Z",
+        "2027-01-22T00:00:00Z",
+    ),
+    _model("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
+    _model(
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5",
+        "2025-09-29T00:00:00Z",
+        "retired",
+        "2026-05-30T00:00:00Z",
+        "2026-11-30T00:00:00Z",
+    ),
 )
 
 
@@ -162,6 +165,18 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_request_error", message)
 
 
+def _readable(stored: StoredFile) -> StoredFile:
+    """The file, or the 404 `file_expired` the API answers once it has expired."""
+    if stored.expired():
+        raise ApiError(
+            404,
+            "not_found_error",
+            f"File {stored.id} has expired and its content is no longer available.",
+            error_code="file_expired",
+        )
+    return stored
+
+
 def rfc3339(moment: datetime) -> str:
     """Format a UTC time like the API: 2025-01-01T00:00:00.123456Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -178,6 +193,13 @@ class StoredFile:
     created_at: str
     seq: int
     expires_at: str | None = None
+
+    def expired(self) -> bool:
+        """Tell whether the file is past its expires_at (its bytes are gone)."""
+        if self.expires_at is None:
+            return False
+        moment = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+        return moment <= datetime.now(UTC)
 
     def metadata(self) -> dict[str, Any]:
         """Return the API's file metadata object."""
@@ -200,7 +222,7 @@ class Unit:
     cited_text: str
     answer_text: str
     terms: frozenset[str]
-    location: dict[str, int]
+    location: dict[str, Any]
 
 
 @dataclass
@@ -208,7 +230,12 @@ class Document:
     """A document block of the request, resolved to its citable units."""
 
     index: int
-    kind: Literal["char_location", "page_location", "content_block_location"]
+    kind: Literal[
+        "char_location",
+        "page_location",
+        "content_block_location",
+        "search_result_location",
+    ]
     title: str | None
     file_id: str | None
     citations: bool
@@ -225,6 +252,8 @@ class Prompt:
     stream: bool
     question: str
     documents: list[Document] = field(default_factory=list)
+    # search_result blocks, numbered apart from documents (search_result_index).
+    search_results: list[Document] = field(default_factory=list)
     # One (canonical text, token estimate) per prompt block, in prompt order.
     parts: list[tuple[str, int]] = field(default_factory=list)
     # Indexes into parts that carry cache_control, with their TTL.
@@ -276,7 +305,7 @@ def _split_deltas(text: str, pieces: int = 3) -> list[str]:
 
 
 class FakeAnthropic(FakeHTTPServer):
-    """Fake Anthropic API: Files API (beta), Messages with citations, count_tokens."""
+    """Fake Anthropic API: Files, Models, and Messages with citations (all GA)."""
 
     max_file_bytes: int
     storage_limit_bytes: int
@@ -292,7 +321,6 @@ class FakeAnthropic(FakeHTTPServer):
     def _reset_state(self) -> None:
         """Forget files and cache entries and restore every tunable to its default."""
         self.files: dict[str, StoredFile] = {}
-        self._seq_of: dict[str, int] = {}
         self._next_seq = 0
         self._cache: dict[str, float] = {}
         self._pdf_pages: dict[str, list[str]] = {}
@@ -311,6 +339,8 @@ class FakeAnthropic(FakeHTTPServer):
         self.cache_ttl_s = 300.0
         # None accepts any non-empty key; a set accepts only those keys.
         self.api_keys = None
+        # The Models API's list; tests may add or change entries.
+        self.models: list[dict[str, Any]] = [dict(m) for m in MODELS]
         # What the web fetch tool "fetches": url -> (title, text), or an error code.
         self.web_pages: dict[str, tuple[str, str]] = {}
         self.web_errors: dict[str, str] = {}
@@ -402,31 +432,23 @@ class FakeAnthropic(FakeHTTPServer):
             raise _invalid(f"anthropic-version: invalid version {version!r}")
 
     def _betas(self, incoming: Incoming) -> set[str]:
-        """Return the anthropic-beta values, rejecting malformed ones."""
+        """Return the anthropic-beta values, rejecting any the API does not know."""
         raw = incoming.headers.get("anthropic-beta", "")
         betas = {b.strip() for b in raw.split(",") if b.strip()}
-        bad = sorted(b for b in betas if not _BETA_NAME.match(b))
+        bad = sorted(betas - KNOWN_BETAS)
         if bad:
             raise _invalid(
-                f"Unexpected value(s) `{', '.join(bad)}` for the `anthropic-beta` "
+                f"Unexpected value(s) `{'`, `'.join(bad)}` for the `anthropic-beta` "
                 "header. Please consult our documentation at docs.claude.com or try "
                 "again without the header."
             )
         return betas
 
-    def _require_files_beta(self, incoming: Incoming) -> None:
-        """Reject the request unless the files beta is enabled."""
-        if FILES_BETA not in self._betas(incoming):
-            raise _invalid(
-                "The Files API is in beta: add the header "
-                f"`anthropic-beta: {FILES_BETA}` to use it."
-            )
-
     def _route(self, incoming: Incoming) -> Reply:
         """Dispatch to the endpoint for this method and path."""
         path, method = incoming.path, incoming.method
+        self._betas(incoming)
         if path == "/v1/files":
-            self._require_files_beta(incoming)
             if method == "POST":
                 return self._upload(incoming)
             if method == "GET":
@@ -434,11 +456,11 @@ class FakeAnthropic(FakeHTTPServer):
             raise ApiError(405, "invalid_request_error", "Method not allowed")
         match = re.fullmatch(r"/v1/files/([^/]+)(/content)?", path)
         if match:
-            self._require_files_beta(incoming)
             stored = self._get_file(match.group(1))
             if match.group(2):
                 if method != "GET":
                     raise ApiError(405, "invalid_request_error", "Method not allowed")
+                _readable(stored)
                 raise ApiError(
                     400,
                     "invalid_request_error",
@@ -453,13 +475,65 @@ class FakeAnthropic(FakeHTTPServer):
                     self.files.pop(stored.id, None)
                 return json_reply(200, {"id": stored.id, "type": "file_deleted"})
             raise ApiError(405, "invalid_request_error", "Method not allowed")
-        if path in ("/v1/messages", "/v1/messages/count_tokens"):
+        if path == "/v1/models" or path.startswith("/v1/models/"):
+            if method != "GET":
+                raise ApiError(405, "invalid_request_error", "Method not allowed")
+            return self._models(incoming, path.removeprefix("/v1/models").strip("/"))
+        if path == "/v1/messages":
             if method != "POST":
                 raise ApiError(405, "invalid_request_error", "Method not allowed")
-            return self._messages(incoming, count_only=path.endswith("count_tokens"))
+            return self._messages(incoming)
         raise ApiError(404, "not_found_error", "Not Found")
 
+    # -- Models API --------------------------------------------------------
+
+    def _models(self, incoming: Incoming, model_id: str) -> Reply:
+        """GET /v1/models (id cursors, newest first) and GET /v1/models/{id}."""
+        with self._lock:
+            listed = list(self.models)
+        if model_id:
+            for entry in listed:
+                if entry["id"] == model_id:
+                    return json_reply(200, entry)
+            raise ApiError(404, "not_found_error", f"model: {model_id}")
+        limit = _parse_limit(incoming.query_one("limit"))
+        ids = [entry["id"] for entry in listed]
+        after, before = incoming.query_one("after_id"), incoming.query_one("before_id")
+        if after is not None and before is not None:
+            raise _invalid("Use only one of before_id and after_id")
+        for cursor in (after, before):
+            if cursor is not None and cursor not in ids:
+                raise _invalid(f"Unknown cursor id {cursor}")
+        if before is not None:
+            window = listed[: ids.index(before)]
+            chosen, has_more = window[-limit:], len(window) > limit
+        else:
+            window = listed[ids.index(after) + 1 :] if after is not None else listed
+            chosen, has_more = window[:limit], len(window) > limit
+        return json_reply(
+            200,
+            {
+                "data": chosen,
+                "has_more": has_more,
+                "first_id": chosen[0]["id"] if chosen else None,
+                "last_id": chosen[-1]["id"] if chosen else None,
+            },
+        )
+
+    def _servable(self, model: str) -> dict[str, Any]:
+        """The model's catalogue entry; 404 for an unknown or retired model."""
+        with self._lock:
+            entry = next((m for m in self.models if m["id"] == model), None)
+        if entry is None or entry["lifecycle"] == "retired":
+            raise ApiError(404, "not_found_error", f"model: {model}")
+        return entry
+
     # -- Files API ---------------------------------------------------------
+
+    def expire(self, file_id: str) -> None:
+        """Let a file's expires_at pass now (tests): metadata stays, bytes go."""
+        with self._lock:
+            self.files[file_id].expires_at = rfc3339(datetime.now(UTC))
 
     def _get_file(self, file_id: str) -> StoredFile:
         """Return a stored file or answer 404."""
@@ -517,7 +591,6 @@ class FakeAnthropic(FakeHTTPServer):
             )
             self._next_seq += 1
             self.files[stored.id] = stored
-            self._seq_of[stored.id] = stored.seq
         return json_reply(200, stored.metadata())
 
     @staticmethod
@@ -536,84 +609,35 @@ class FakeAnthropic(FakeHTTPServer):
         return rfc3339(datetime.now(UTC) + timedelta(seconds=seconds))
 
     def _list_files(self, incoming: Incoming) -> Reply:
-        """List files newest first, with cursor and id-based pagination."""
-        ids = incoming.query.get("ids[]", []) + incoming.query.get("ids", [])
-        page_token = incoming.query_one("page")
-        limit_raw = incoming.query_one("limit")
-        before_id = incoming.query_one("before_id")
-        after_id = incoming.query_one("after_id")
+        """List files newest first, a page at a time (opaque `page` cursors).
+
+        The GA SDK pages with `limit` and `page` only; the id filter and the
+        older before_id/after_id cursors are refused as unknown here, since
+        Cairn never sends them.
+        """
+        unknown = sorted(set(incoming.query) - {"limit", "page"})
+        if unknown:
+            raise _invalid(f"{unknown[0]}: this fake does not serve that parameter")
+        limit = _parse_limit(incoming.query_one("limit"))
+        token = incoming.query_one("page")
+        after = _decode_cursor(token) if token is not None else None
         with self._lock:
             ordered = sorted(self.files.values(), key=lambda f: -f.seq)
-            if ids:
-                if page_token or limit_raw:
-                    raise _invalid("ids: mutually exclusive with page and limit")
-                wanted = list(dict.fromkeys(ids))
-                if len(wanted) > 100:
-                    raise _invalid("ids: at most 100 entries are allowed")
-                chosen = [f for f in ordered if f.id in wanted]
-                return json_reply(200, self._page(chosen, False, None, None))
-            limit = _parse_limit(limit_raw)
-            if sum(x is not None for x in (page_token, before_id, after_id)) > 1:
-                raise _invalid("Use only one of page, before_id and after_id")
-            direction, seq = "after", None
-            if page_token is not None:
-                direction, seq = _decode_cursor(page_token)
-            elif after_id is not None:
-                seq = self._cursor_seq(after_id, "after_id")
-            elif before_id is not None:
-                direction, seq = "before", self._cursor_seq(before_id, "before_id")
-            if incoming.query_one("scope_id") is not None:
-                # Uploads have no scope; only tool-made files would match.
-                ordered = []
-            if direction == "before" and seq is not None:
-                newer = [f for f in ordered if f.seq > seq]
-                chosen, has_more = newer[-limit:], len(newer) > limit
-                next_page = _encode_cursor("after", chosen[-1].seq) if chosen else None
-                prev_page = (
-                    _encode_cursor("before", chosen[0].seq) if has_more else None
-                )
-                return json_reply(
-                    200, self._page(chosen, has_more, next_page, prev_page)
-                )
-            older = ordered if seq is None else [f for f in ordered if f.seq < seq]
-            chosen, has_more = older[:limit], len(older) > limit
-            next_page = _encode_cursor("after", chosen[-1].seq) if has_more else None
-            prev_page = (
-                _encode_cursor("before", chosen[0].seq)
-                if chosen and seq is not None
-                else None
-            )
-            return json_reply(200, self._page(chosen, has_more, next_page, prev_page))
-
-    def _cursor_seq(self, file_id: str, name: str) -> int:
-        """Return the upload sequence number of a file named in a cursor."""
-        seq = self._seq_of.get(file_id)
-        if seq is None:
-            raise _invalid(f"{name}: unknown file id {file_id}")
-        return seq
-
-    @staticmethod
-    def _page(
-        chosen: list[StoredFile],
-        has_more: bool,
-        next_page: str | None,
-        prev_page: str | None,
-    ) -> dict[str, Any]:
-        """Build one page of the files list."""
-        # Both pagination styles: next_page (current SDK) and first/last_id (older).
-        return {
-            "data": [f.metadata() for f in chosen],
-            "has_more": has_more,
-            "first_id": chosen[0].id if chosen else None,
-            "last_id": chosen[-1].id if chosen else None,
-            "next_page": next_page,
-            "prev_page": prev_page,
-        }
+        older = [f for f in ordered if after is None or f.seq < after]
+        chosen, has_more = older[:limit], len(older) > limit
+        return json_reply(
+            200,
+            {
+                "data": [f.metadata() for f in chosen],
+                "has_more": has_more,
+                "next_page": _encode_cursor(chosen[-1].seq) if has_more else None,
+            },
+        )
 
     # -- Messages ----------------------------------------------------------
 
-    def _messages(self, incoming: Incoming, *, count_only: bool) -> Reply:
-        """Answer POST /v1/messages and /v1/messages/count_tokens."""
+    def _messages(self, incoming: Incoming) -> Reply:
+        """Answer POST /v1/messages."""
         if len(incoming.raw) > self.max_request_bytes:
             raise ApiError(
                 413,
@@ -632,14 +656,12 @@ class FakeAnthropic(FakeHTTPServer):
             ) from None
         if not isinstance(body, dict):
             raise _invalid("Request body must be a JSON object")
-        prompt = self._parse_prompt(body, self._betas(incoming), count_only=count_only)
+        prompt = self._parse_prompt(body)
         if prompt.total_tokens > self.context_window_tokens:
             raise _invalid(
                 f"prompt is too long: {prompt.total_tokens} tokens > "
                 f"{self.context_window_tokens} maximum"
             )
-        if count_only:
-            return json_reply(200, {"input_tokens": prompt.total_tokens})
         usage = self._cache_usage(prompt)
         fetch_blocks = self._web_fetch(prompt, usage)
         content, stop_reason, output_tokens = self._answer(prompt)
@@ -691,44 +713,33 @@ class FakeAnthropic(FakeHTTPServer):
         ]
         return Reply(200, content_type="text/event-stream", stream=iter_sse(events))
 
-    def _parse_prompt(
-        self, body: dict[str, Any], betas: set[str], *, count_only: bool
-    ) -> Prompt:
+    def _parse_prompt(self, body: dict[str, Any]) -> Prompt:
         """Validate a Messages request body into a Prompt."""
-        allowed = _COUNT_FIELDS if count_only else _CREATE_FIELDS
+        allowed = _CREATE_FIELDS
         extra = sorted(set(body) - allowed)
         if extra:
             raise _invalid(f"{extra[0]}: Extra inputs are not permitted")
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise _invalid("model: Field required")
-        if not model.startswith("claude-"):
-            raise ApiError(404, "not_found_error", f"model: {model}")
-        max_tokens = 0
-        if not count_only:
-            max_tokens = _require_int(body, "max_tokens")
-            if max_tokens < 1:
-                raise _invalid("max_tokens: Input should be greater than or equal to 1")
-            if max_tokens > self.max_output_tokens:
-                raise _invalid(
-                    f"max_tokens: {max_tokens} > {self.max_output_tokens}, which is "
-                    f"the maximum allowed number of output tokens for {model}"
-                )
+        self._servable(model)
+        max_tokens = _require_int(body, "max_tokens")
+        if max_tokens < 1:
+            raise _invalid("max_tokens: Input should be greater than or equal to 1")
+        if max_tokens > self.max_output_tokens:
+            raise _invalid(
+                f"max_tokens: {max_tokens} > {self.max_output_tokens}, which is "
+                f"the maximum allowed number of output tokens for {model}"
+            )
         stream = body.get("stream", False)
         if stream is not None and not isinstance(stream, bool):
             raise _invalid("stream: Input should be a valid boolean")
-        _check_sampling(body)
         prompt = Prompt(
             model=model, max_tokens=max_tokens, stream=bool(stream), question=""
         )
         self._parse_system(body.get("system"), prompt)
-        self._parse_messages(body.get("messages"), prompt, betas)
-        prompt.web_fetch = web_fetch.check_tools(body.get("tools"), betas, _invalid)
-        top_level_cache = body.get("cache_control")
-        if top_level_cache is not None:
-            # Automatic caching: a breakpoint on the last block of the prompt.
-            ttl = _check_cache_control(top_level_cache, "cache_control")
-            prompt.breakpoints.append((len(prompt.parts) - 1, ttl))
+        self._parse_messages(body.get("messages"), prompt)
+        prompt.web_fetch = web_fetch.check_tools(body.get("tools"), _invalid)
         if len(prompt.breakpoints) > MAX_CACHE_BREAKPOINTS:
             raise _invalid(
                 f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may "
@@ -738,6 +749,10 @@ class FakeAnthropic(FakeHTTPServer):
         if len(flags) > 1:
             raise _invalid(
                 "Citations must be enabled on all documents or on none of them."
+            )
+        if len({result.citations for result in prompt.search_results}) > 1:
+            raise _invalid(
+                "Citations must be enabled on all search results or on none of them."
             )
         return prompt
 
@@ -771,7 +786,7 @@ class FakeAnthropic(FakeHTTPServer):
             ttl = _check_cache_control(block["cache_control"], f"{where}.cache_control")
             prompt.breakpoints.append((len(prompt.parts) - 1, ttl))
 
-    def _parse_messages(self, messages: Any, prompt: Prompt, betas: set[str]) -> None:
+    def _parse_messages(self, messages: Any, prompt: Prompt) -> None:
         """Validate the turns and collect the last user turn's text."""
         if not isinstance(messages, list):
             raise _invalid("messages: Field required")
@@ -812,7 +827,7 @@ class FakeAnthropic(FakeHTTPServer):
                 )
             for b, block in enumerate(content):
                 block_where = f"{where}.content.{b}"
-                self._parse_block(block, block_where, role, prompt, betas)
+                self._parse_block(block, block_where, role, prompt)
                 if role == "user" and block.get("type") == "text":
                     last_user_texts.append(block["text"])
         prompt.question = "\n".join(last_user_texts)
@@ -823,7 +838,6 @@ class FakeAnthropic(FakeHTTPServer):
         where: str,
         role: str,
         prompt: Prompt,
-        betas: set[str],
     ) -> None:
         """Validate one content block of a message."""
         if not isinstance(block, dict):
@@ -836,19 +850,30 @@ class FakeAnthropic(FakeHTTPServer):
                 raise _invalid(
                     f"{where}: document blocks are only allowed in user turns"
                 )
-            self._document_block(block, where, prompt, betas)
+            self._document_block(block, where, prompt)
         elif kind == "image":
-            self._image_block(block, where, betas)
-        elif kind not in _OPAQUE_BLOCKS:
+            self._image_block(block, where)
+        elif kind == "search_result":
+            if role != "user":
+                raise _invalid(
+                    f"{where}: search_result blocks are only allowed in user turns"
+                )
+            prompt.search_results.append(
+                _search_result(block, where, len(prompt.search_results))
+            )
+        else:
+            # Tool, thinking and other blocks are valid for the API, but Cairn
+            # sends none: refused until the fake models them.
             raise _invalid(
                 f"{where}.type: Input tag {kind!r} found using 'type' does not match "
                 "any of the expected tags"
             )
         self._add_part(prompt, [role, block], block, where)
-        if kind == "document":
-            # The part's tokens are the resolved document's, not its JSON's.
+        if kind in ("document", "search_result"):
+            # The part's tokens are the resolved block's, not its JSON's.
             text, _ = prompt.parts[-1]
-            prompt.parts[-1] = (text, prompt.documents[-1].tokens)
+            resolved = prompt.documents if kind == "document" else prompt.search_results
+            prompt.parts[-1] = (text, resolved[-1].tokens)
 
     @staticmethod
     def _text_block(block: dict[str, Any], where: str) -> None:
@@ -864,14 +889,14 @@ class FakeAnthropic(FakeHTTPServer):
                 f"{where}: text content blocks must contain non-whitespace text"
             )
 
-    def _image_block(self, block: dict[str, Any], where: str, betas: set[str]) -> None:
+    def _image_block(self, block: dict[str, Any], where: str) -> None:
         """Validate an image block and its source."""
         source = block.get("source")
         if not isinstance(source, dict):
             raise _invalid(f"{where}.source: Field required")
         kind = source.get("type")
         if kind == "file":
-            stored = self._file_source(source, where, betas)
+            stored = self._file_source(source, where)
             if stored.mime_type not in _IMAGE_TYPES:
                 raise _invalid(
                     f"{where}.source: file {stored.id} has mime type "
@@ -883,22 +908,15 @@ class FakeAnthropic(FakeHTTPServer):
         elif kind != "url":
             raise _invalid(f"{where}.source.type: unsupported image source")
 
-    def _file_source(
-        self, source: dict[str, Any], where: str, betas: set[str]
-    ) -> StoredFile:
-        """Resolve a file source, which needs the files beta."""
-        if FILES_BETA not in betas:
-            raise _invalid(
-                f"{where}.source: the file source type requires the "
-                f"`anthropic-beta: {FILES_BETA}` header"
-            )
+    def _file_source(self, source: dict[str, Any], where: str) -> StoredFile:
+        """Resolve a file source: 404 for a file that is gone or has expired."""
         file_id = source.get("file_id")
         if not isinstance(file_id, str) or not file_id:
             raise _invalid(f"{where}.source.file_id: Field required")
-        return self._get_file(file_id)
+        return _readable(self._get_file(file_id))
 
     def _document_block(
-        self, block: dict[str, Any], where: str, prompt: Prompt, betas: set[str]
+        self, block: dict[str, Any], where: str, prompt: Prompt
     ) -> None:
         """Validate a document block and resolve its citable units."""
         allowed = {"type", "source", "title", "context", "citations", "cache_control"}
@@ -923,7 +941,7 @@ class FakeAnthropic(FakeHTTPServer):
         source = block.get("source")
         if not isinstance(source, dict):
             raise _invalid(f"{where}.source: Field required")
-        kind, units, file_id = self._document_units(source, f"{where}.source", betas)
+        kind, units, file_id = self._document_units(source, f"{where}.source")
         # A PDF without a text layer (a scan) is still a valid document: Claude
         # sees the page images; it just has no sentences for this fake to cite.
         if not units and kind != "page_location":
@@ -943,7 +961,7 @@ class FakeAnthropic(FakeHTTPServer):
         )
 
     def _document_units(
-        self, source: dict[str, Any], where: str, betas: set[str]
+        self, source: dict[str, Any], where: str
     ) -> tuple[
         Literal["char_location", "page_location", "content_block_location"],
         list[Unit],
@@ -960,23 +978,14 @@ class FakeAnthropic(FakeHTTPServer):
                 raise _invalid(f"{where}.data: Field required")
             return "char_location", _text_units(data, "char_location"), None
         if kind == "base64":
-            _only_keys(source, {"type", "media_type", "data"}, where)
-            if source.get("media_type") != "application/pdf":
-                raise _invalid(f"{where}.media_type: Input should be 'application/pdf'")
-            data = source.get("data")
-            if not isinstance(data, str):
-                raise _invalid(f"{where}.data: Field required")
-            try:
-                pdf = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                raise _invalid(f"{where}.data: invalid base64 data") from None
-            return "page_location", self._pdf_units(pdf, where), None
+            # Valid for the API (an inline PDF), but Cairn uploads its PDFs.
+            raise _invalid(f"{where}: base64 PDFs are not served by this fake")
         if kind == "content":
             _only_keys(source, {"type", "content"}, where)
             return "content_block_location", _content_units(source, where), None
         if kind == "file":
             _only_keys(source, {"type", "file_id"}, where)
-            stored = self._file_source(source, where, betas)
+            stored = self._file_source(source, where)
             if stored.mime_type not in _DOCUMENT_FILE_TYPES:
                 raise _invalid(
                     f"{where}: file {stored.id} has mime type {stored.mime_type}, "
@@ -1107,42 +1116,90 @@ class FakeAnthropic(FakeHTTPServer):
         """Cite the sentences that best match the question; return content and usage."""
         question = _text.content_terms(prompt.question)
         scored: list[tuple[int, int, int, Document, Unit]] = []
-        for doc in prompt.documents:
+        for order, doc in enumerate(prompt.documents + prompt.search_results):
             for position, unit in enumerate(doc.units):
                 score = len(question & unit.terms)
                 if score > 0:
-                    scored.append((-score, doc.index, position, doc, unit))
+                    scored.append((-score, order, position, doc, unit))
         scored.sort(key=lambda item: item[:3])
-        chosen = scored[:3]
+        chosen = _merge_adjacent_blocks([(doc, unit) for *_, doc, unit in scored[:3]])
         blocks: list[dict[str, Any]]
         if not chosen:
             blocks = [{"type": "text", "text": NOT_FOUND_ANSWER}]
-        elif prompt.documents and any(doc.citations for *_, doc, _ in chosen):
+        elif any(doc.citations for doc, _ in chosen):
             blocks = [{"type": "text", "text": ANSWER_INTRO + " "}]
-            for n, (_, _, _, doc, unit) in enumerate(chosen):
+            for n, (doc, unit) in enumerate(chosen):
                 spacer = "" if n == len(chosen) - 1 else " "
                 if not doc.citations:
                     blocks.append({"type": "text", "text": unit.answer_text + spacer})
                     continue
-                citation = {
-                    "type": doc.kind,
-                    "cited_text": unit.cited_text,
-                    "document_index": doc.index,
-                    "document_title": doc.title,
-                    **unit.location,
-                    "file_id": doc.file_id,
-                }
                 blocks.append(
                     {
                         "type": "text",
                         "text": unit.answer_text + spacer,
-                        "citations": [citation],
+                        "citations": [_citation(doc, unit)],
                     }
                 )
         else:
-            sentences = " ".join(unit.answer_text for *_, unit in chosen)
+            sentences = " ".join(unit.answer_text for _, unit in chosen)
             blocks = [{"type": "text", "text": f"{ANSWER_INTRO} {sentences}"}]
         return _limit_output(blocks, prompt.max_tokens)
+
+
+def _citation(doc: Document, unit: Unit) -> dict[str, Any]:
+    """The citation object for a unit, in the shape of its document's kind."""
+    if doc.kind == "search_result_location":
+        # Search results are counted apart from documents and carry no
+        # document_index; source and title name the result.
+        return {"type": doc.kind, "cited_text": unit.cited_text, **unit.location}
+    return {
+        "type": doc.kind,
+        "cited_text": unit.cited_text,
+        "document_index": doc.index,
+        "document_title": doc.title,
+        **unit.location,
+        "file_id": doc.file_id,
+    }
+
+
+def _merge_adjacent_blocks(
+    chosen: list[tuple[Document, Unit]],
+) -> list[tuple[Document, Unit]]:
+    """Join chosen neighbouring blocks of one search result into one citation.
+
+    The real API cites a range of blocks when a claim spans them; cited_text is
+    then the blocks' texts concatenated.
+    """
+    merged: list[tuple[Document, Unit]] = []
+    for doc, unit in chosen:
+        partner = next(
+            (
+                i
+                for i, (other, kept) in enumerate(merged)
+                if other is doc
+                and doc.kind == "search_result_location"
+                and kept.location["end_block_index"]
+                == unit.location["start_block_index"]
+            ),
+            None,
+        )
+        if partner is None:
+            merged.append((doc, unit))
+            continue
+        kept = merged[partner][1]
+        merged[partner] = (
+            doc,
+            Unit(
+                cited_text=kept.cited_text + unit.cited_text,
+                answer_text=f"{kept.answer_text} {unit.answer_text}",
+                terms=kept.terms | unit.terms,
+                location={
+                    **kept.location,
+                    "end_block_index": unit.location["end_block_index"],
+                },
+            ),
+        )
+    return merged
 
 
 def _limit_output(
@@ -1303,21 +1360,6 @@ def _require_int(body: dict[str, Any], name: str) -> int:
     return value
 
 
-def _check_sampling(body: dict[str, Any]) -> None:
-    """Validate the optional sampling fields when present."""
-    temperature = body.get("temperature")
-    if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-            raise _invalid("temperature: Input should be a valid number")
-        if not 0 <= temperature <= 1:
-            raise _invalid("temperature: must be between 0 and 1")
-    stops = body.get("stop_sequences")
-    if stops is not None and (
-        not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)
-    ):
-        raise _invalid("stop_sequences: Input should be a list of strings")
-
-
 def _check_cache_control(value: Any, where: str) -> str:
     """Validate a cache_control object and return its TTL."""
     if not isinstance(value, dict) or value.get("type") != "ephemeral":
@@ -1367,6 +1409,67 @@ def _content_units(source: dict[str, Any], where: str) -> list[Unit]:
     return units
 
 
+def _search_result(block: dict[str, Any], where: str, index: int) -> Document:
+    """Validate a search_result block; each text block is one citable unit."""
+    _only_keys(
+        block,
+        {"type", "source", "title", "content", "citations", "cache_control"},
+        where,
+    )
+    for name in ("source", "title"):
+        value = block.get(name)
+        if value is None:
+            raise _invalid(f"{where}.{name}: Field required")
+        if not isinstance(value, str):
+            raise _invalid(f"{where}.{name}: Input should be a valid string")
+    source, title = str(block["source"]), str(block["title"])
+    citations = block.get("citations")
+    if citations is not None and (
+        not isinstance(citations, dict)
+        or set(citations) - {"enabled"}
+        or not isinstance(citations.get("enabled", False), bool)
+    ):
+        raise _invalid(f"{where}.citations: Input should be {{'enabled': bool}}")
+    content = block.get("content")
+    if not isinstance(content, list) or not content:
+        raise _invalid(f"{where}.content: at least one content block is required")
+    units = []
+    for i, part in enumerate(content):
+        inner = f"{where}.content.{i}"
+        if not isinstance(part, dict) or part.get("type") != "text":
+            raise _invalid(f"{inner}.type: search result content must be text blocks")
+        _only_keys(part, {"type", "text", "cache_control", "citations"}, inner)
+        text = part.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _invalid(f"{inner}.text: text must be non-empty")
+        units.append(
+            Unit(
+                cited_text=text,
+                answer_text=" ".join(text.split()),
+                terms=frozenset(_text.content_terms(text)),
+                location={
+                    "search_result_index": index,
+                    "start_block_index": i,
+                    "end_block_index": i + 1,
+                    "source": source,
+                    "title": title,
+                },
+            )
+        )
+    # Counted like a document's: its texts, its title and (here) its source.
+    tokens = sum(_text.claude_tokens(u.cited_text) for u in units)
+    tokens += _text.claude_tokens(source) + _text.claude_tokens(title)
+    return Document(
+        index=index,
+        kind="search_result_location",
+        title=title,
+        file_id=None,
+        citations=bool((citations or {}).get("enabled", False)),
+        units=units,
+        tokens=tokens,
+    )
+
+
 def _block_tokens(block: dict[str, Any]) -> int:
     """Estimate the input tokens of a non-document block."""
     if block.get("type") == "text":
@@ -1390,25 +1493,20 @@ def _parse_limit(raw: str | None) -> int:
     return limit
 
 
-def _encode_cursor(direction: str, seq: int) -> str:
-    """Make an opaque page_ cursor for the files list."""
-    raw = json.dumps({direction: seq}).encode()
-    return "page_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode_cursor(seq: int) -> str:
+    """Make an opaque page_ cursor: the files list continues below seq."""
+    return "page_" + base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(token: str) -> tuple[str, int]:
+def _decode_cursor(token: str) -> int:
     """Read back a page_ cursor, or answer 400 for a bad one."""
     try:
         if not token.startswith("page_"):
             raise ValueError(token)
         raw = token[5:]
-        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        ((direction, seq),) = data.items()
-        if direction not in ("after", "before") or not isinstance(seq, int):
-            raise ValueError(token)
-    except (ValueError, TypeError, binascii.Error):
+        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _invalid("page: invalid page cursor") from None
-    return str(direction), seq
 
 
 # -- multipart -------------------------------------------------------------------

@@ -11,14 +11,15 @@ with a slash::
 A trailing slash gives ``/v1//embeddings``, which is a 404 here (as on a real
 FastAPI-style server). Run standalone with ``python -m tests.fakes.voyage --port N``.
 
-Tokens are counted as matches of the regex ``\\w+|[^\\w\\s]`` (each word and each
-punctuation mark is one token); limits (texts per request, tokens per request,
-context length per text) are the documented ones. Embeddings are a hashed bag of
-words and word bigrams, so texts that share words are closer than texts that do not;
-they are deterministic across processes (BLAKE2b, not ``hash()``), unit length, and
-Matryoshka-like: every feature lands in each of the bands [0, 256), [256, 512),
-[512, 1024) and [1024, 2048), so a shorter dimension is a re-normalized prefix of the
-full 2048-d vector. Errors are ``{"detail": message}`` with Voyage's status codes.
+Tokens are counted like a subword tokenizer would (see ``_pieces``: letters by
+six, digits by three, each mark one), not by Cairn's own estimate; limits
+(texts per request, tokens per request, context length per text) are the
+documented ones. Embeddings are a hashed bag of words and word bigrams, so texts
+that share words are closer than texts that do not; they are deterministic
+across processes (BLAKE2b, not ``hash()``), unit length, and Matryoshka-like:
+every feature lands in each of the bands [0, 256), [256, 512), [512, 1024) and
+[1024, 2048), so a shorter dimension is a re-normalized prefix of the full 2048-d
+vector. Errors are ``{"detail": message}`` with Voyage's status codes.
 
 The SDK asks for ``encoding_format="base64"`` unless told otherwise and decodes it
 with NumPy (little-endian float32, int8 or uint8), so both encodings are served.
@@ -33,7 +34,6 @@ import hashlib
 import itertools
 import json
 import math
-import re
 import struct
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -47,7 +47,6 @@ FULL_DIMENSION = 2048
 # distinct features still have an expected dot product of zero.
 SLOTS_PER_BAND = 4
 _BANDS = ((0, 256), (256, 512), (512, 1024), (1024, 2048))
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 MAX_TEXTS = 1000
 MAX_RERANK_DOCUMENTS = 1000
 # The prompts Voyage prepends for input_type (from its FAQ); here each becomes one
@@ -118,16 +117,50 @@ def _bad(detail: str) -> VoyageError:
     return VoyageError(400, detail)
 
 
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """Token pieces as (end offset, count): BPE-like, not Cairn's estimate.
+
+    A run of letters costs one token per started six letters, a run of digits
+    one per started three digits (tokenizers split numbers), any other visible
+    character one. Cairn's batching uses its own, coarser rule; this fake is
+    the stricter judge, as the real tokenizer is.
+    """
+    found = []
+    offset = 0
+    for kind, group in itertools.groupby(text, _char_kind):
+        run = len(list(group))
+        offset += run
+        if kind == "space":
+            continue
+        if kind == "mark":
+            found += [(offset - run + i + 1, 1) for i in range(run)]
+        else:
+            found.append((offset, -(-run // (6 if kind == "letter" else 3))))
+    return found
+
+
+def _char_kind(char: str) -> str:
+    if char.isalpha():
+        return "letter"
+    if char.isdigit():
+        return "digit"
+    return "space" if char.isspace() else "mark"
+
+
 def count_tokens(text: str) -> int:
-    """Count tokens the way this fake does: words and punctuation marks."""
-    return len(_TOKEN.findall(text))
+    """Count tokens the way this fake does (see _pieces)."""
+    return sum(count for _, count in _pieces(text))
 
 
 def truncate_tokens(text: str, limit: int) -> str:
-    """Keep the first `limit` tokens of a text."""
-    for n, match in enumerate(_TOKEN.finditer(text)):
-        if n == limit:
-            return text[: match.start()]
+    """Keep the text up to the piece that would pass `limit` tokens."""
+    used = 0
+    start = 0
+    for end, count in _pieces(text):
+        if used + count > limit:
+            return text[:start]
+        used += count
+        start = end
     return text
 
 

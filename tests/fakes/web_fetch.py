@@ -1,33 +1,34 @@
-"""The fake Anthropic's web fetch tool (web_fetch_20250910): checks and fetches.
+"""The fake Anthropic's web fetch tool: its definition checks, and the fetches.
 
-The fake never reaches the network: tests register pages on the server,
-``fake.web_pages[url] = (title, text)``, or an error for a URL,
-``fake.web_errors[url] = "unsupported_content_type"``. Any other URL answers
-``url_not_accessible``. Only URLs in the last user turn are fetched, one fetch per
-URL in order, honouring ``max_uses``, the domain lists, the 250-character limit
-and ``max_content_tokens``, as the documented tool does.
+The tool is generally available (no beta header) in the versions the SDK types
+(anthropic 2.15.0): web_fetch_20250910 and _20260209 take the same options,
+_20260309 adds ``use_cache``, _20260318 adds ``response_inclusion``. An option a
+version does not know is refused, as the API's strict schema does.
+
+The fake never reaches the network: tests register pages,
+``fake.web_pages[url] = (title, text)``, or an error code for a URL,
+``fake.web_errors[url] = "content_too_large"``; any other URL answers
+``url_not_accessible``. The "model" fetches each http(s) word of the last user
+turn, in order. The rules below are written for the fake, not taken from Cairn.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from tests.fakes import _text
 from tests.fakes._server import random_id
 
-BETA = "web-fetch-2025-09-10"
-TOOL_TYPE = "web_fetch_20250910"
 TOOL_NAME = "web_fetch"
 MAX_URL_CHARS = 250
-# The SDK's (and so the API's) names; the older docs page says
-# "web_fetch_tool_error" and "invalid_input".
+# The SDK's name for the error block; the older docs page says
+# "web_fetch_tool_error" (and "invalid_input" where the SDK says
+# "invalid_tool_input").
 ERROR_TYPE = "web_fetch_tool_result_error"
-_TOOL_KEYS = frozenset(
+_COMMON_KEYS = frozenset(
     {
         "type",
         "name",
@@ -43,12 +44,17 @@ _TOOL_KEYS = frozenset(
         "url_sources",
     }
 )
-_URL = re.compile(r"https?://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
+VERSIONS: dict[str, frozenset[str]] = {
+    "web_fetch_20250910": _COMMON_KEYS,
+    "web_fetch_20260209": _COMMON_KEYS,
+    "web_fetch_20260309": _COMMON_KEYS | {"use_cache"},
+    "web_fetch_20260318": _COMMON_KEYS | {"use_cache", "response_inclusion"},
+}
 
 Invalid = Callable[[str], Exception]
 
 
-def check_tools(tools: Any, betas: set[str], invalid: Invalid) -> dict[str, Any] | None:
+def check_tools(tools: Any, invalid: Invalid) -> dict[str, Any] | None:
     """Validate the request's tools; return the web fetch tool if there is one."""
     if tools is None:
         return None
@@ -68,42 +74,45 @@ def check_tools(tools: Any, betas: set[str], invalid: Invalid) -> dict[str, Any]
         names.add(name)
         kind = tool.get("type")
         if isinstance(kind, str) and kind.startswith("web_fetch"):
-            found = _check_web_fetch(tool, where, betas, invalid)
+            found = _check_web_fetch(tool, where, invalid)
     return found
 
 
 def _check_web_fetch(
-    tool: dict[str, Any], where: str, betas: set[str], invalid: Invalid
+    tool: dict[str, Any], where: str, invalid: Invalid
 ) -> dict[str, Any]:
-    if tool["type"] != TOOL_TYPE:
+    allowed = VERSIONS.get(tool["type"])
+    if allowed is None:
         raise invalid(
             f"{where}.type: Input tag {tool['type']!r} found using 'type' does not "
             "match any of the expected tags"
         )
-    if BETA not in betas:
-        raise invalid(
-            f"{where}: the web fetch tool requires the `anthropic-beta: {BETA}` header"
-        )
-    extra = sorted(set(tool) - _TOOL_KEYS)
+    extra = sorted(set(tool) - allowed)
     if extra:
         raise invalid(f"{where}.{extra[0]}: Extra inputs are not permitted")
     if tool["name"] != TOOL_NAME:
         raise invalid(f"{where}.name: Input should be {TOOL_NAME!r}")
     for key in ("max_uses", "max_content_tokens"):
         value = tool.get(key)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
+        if value is not None and (type(value) is not int or value < 1):
             raise invalid(f"{where}.{key}: Input should be greater than 0")
+    if "use_cache" in tool and type(tool["use_cache"]) is not bool:
+        raise invalid(f"{where}.use_cache: Input should be a valid boolean")
+    if tool.get("response_inclusion", "full") not in ("full", "excluded"):
+        raise invalid(
+            f"{where}.response_inclusion: Input should be 'full' or 'excluded'"
+        )
     citations = tool.get("citations")
     if citations is not None and (
         not isinstance(citations, dict)
         or set(citations) - {"enabled"}
-        or not isinstance(citations.get("enabled", False), bool)
+        or type(citations.get("enabled", False)) is not bool
     ):
         raise invalid(f"{where}.citations: Input should be {{'enabled': bool}}")
-    both = ("allowed_domains", "blocked_domains")
-    if all(tool.get(key) is not None for key in both):
+    if (
+        tool.get("allowed_domains") is not None
+        and tool.get("blocked_domains") is not None
+    ):
         raise invalid(
             f"{where}: Cannot specify both allowed_domains and blocked_domains"
         )
@@ -116,59 +125,54 @@ def _check_web_fetch(
         ):
             raise invalid(f"{where}.{key}: Input should be a list of domains")
         for entry in entries:
-            if "://" in entry:
+            if entry.lower().startswith(("http:", "https:")) or "//" in entry:
                 raise invalid(
                     f"{where}.{key}: {entry!r}: domains must not include a scheme"
                 )
     return tool
 
 
-def urls_in(text: str) -> list[str]:
-    """The URLs of a user turn, in order, without trailing punctuation."""
+def _asked_urls(question: str) -> list[str]:
+    """Each whitespace-separated http(s) word of the turn, edge punctuation off."""
     found: list[str] = []
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(".,;:!?")
-        while url.endswith(")") and url.count("(") < url.count(")"):
-            url = url[:-1]
-        if url not in found:
-            found.append(url)
+    for word in question.split():
+        word = word.strip("<>\"'()[],.;:!?")
+        if word.lower().startswith(("http://", "https://")) and word not in found:
+            found.append(word)
     return found
 
 
-def _matches(entry: str, host: str, path: str) -> bool:
+def _covered(entry: str, host: str, path: str) -> bool:
+    """Whether a domain list entry ("a.com" or "a.com/docs") covers host and path.
+
+    Hosts are compared label by label, so a look-alike host in another script
+    never equals an ASCII entry; subdomains are covered, subpaths whole segments.
+    """
     domain, _, prefix = entry.lower().partition("/")
-    if host != domain and not host.endswith("." + domain):
+    labels, wanted = host.split("."), domain.split(".")
+    if labels[-len(wanted) :] != wanted:
         return False
-    if not prefix:
-        return True
-    wanted = "/" + prefix.rstrip("/")
-    return path == wanted or path.startswith(wanted + "/")
+    asked = [part for part in path.split("/") if part]
+    needed = [part for part in prefix.split("/") if part]
+    return asked[: len(needed)] == needed
 
 
-def _error_code(url: str, tool: dict[str, Any]) -> str | None:
-    """Why the tool would refuse a URL before fetching it, or None."""
+def _refusal(url: str, tool: dict[str, Any]) -> str | None:
+    """Why the tool refuses a URL before fetching it, or None."""
     if len(url) > MAX_URL_CHARS:
         return "url_too_long"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        host = (parts.hostname or "").rstrip(".").lower()
+        _ = parts.port
     except ValueError:
         return "invalid_tool_input"
-    host = (parts.hostname or "").rstrip(".")
     if not host:
         return "invalid_tool_input"
-    # Homographs: a non-ASCII host is compared in its punycode form, so
-    # "exаmple.com" with a Cyrillic "а" never matches "example.com".
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return "invalid_tool_input"
-    path = posixpath.normpath("/" + unquote(parts.path).lstrip("/"))
     allowed = tool.get("allowed_domains") or []
-    blocked = tool.get("blocked_domains") or []
-    if allowed and not any(_matches(e, host, path) for e in allowed):
+    if allowed and not any(_covered(e, host, parts.path) for e in allowed):
         return "url_not_allowed"
-    if any(_matches(e, host, path) for e in blocked):
+    if any(_covered(e, host, parts.path) for e in tool.get("blocked_domains") or []):
         return "url_not_allowed"
     return None
 
@@ -185,7 +189,7 @@ def run(
     max_uses = tool.get("max_uses")
     citations = bool((tool.get("citations") or {}).get("enabled", False))
     max_chars = int(tool.get("max_content_tokens") or 10**9) * 4
-    for attempt, url in enumerate(urls_in(question), start=1):
+    for attempt, url in enumerate(_asked_urls(question), start=1):
         tool_use_id = random_id("srvtoolu_01", 22)
         blocks.append(
             {
@@ -195,18 +199,15 @@ def run(
                 "input": {"url": url},
             }
         )
-        code = _error_code(url, tool)
+        code = _refusal(url, tool)
         if code is None and max_uses is not None and attempt > max_uses:
             code = "max_uses_exceeded"
-        if code is None:
-            code = errors.get(url)
-        if code is None and url not in pages:
-            code = "url_not_accessible"
+        code = (
+            code or errors.get(url) or (None if url in pages else "url_not_accessible")
+        )
+        content: dict[str, Any]
         if code is not None:
-            content: dict[str, Any] = {
-                "type": ERROR_TYPE,
-                "error_code": code,
-            }
+            content = {"type": ERROR_TYPE, "error_code": code}
         else:
             title, text = pages[url]
             text = text[:max_chars]

@@ -71,7 +71,7 @@ def test_documents_that_fit_go_whole_as_file_blocks(
     assert Answer.objects.get().context_mode == "files"
 
 
-def test_over_budget_sends_chunks_as_content_blocks_and_cites_the_chunk(
+def test_over_budget_sends_chunks_as_search_results_and_cites_the_chunk(
     online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic, settings: Any
 ) -> None:
     settings.CLAUDE_MODEL = "claude-sonnet-4-6"
@@ -85,30 +85,44 @@ def test_over_budget_sends_chunks_as_content_blocks_and_cites_the_chunk(
     assert body["context_mode"] == "chunks"
     (request,) = _messages(fake_anthropic)
     (message,) = request.body["messages"]
-    (block, question) = message["content"]
+    *results, question = message["content"]
     assert question == {"type": "text", "text": QUESTION}
-    sent = [part["text"] for part in block["source"]["content"]]
-    # Retrieved chunks only, in document order, each its own block.
-    by_text = {c.text: c for c in chunks}
-    assert all(text in by_text for text in sent)
-    ordinals = [by_text[text].ordinal for text in sent]
-    assert ordinals == sorted(ordinals)
-    assert block == {
-        "type": "document",
-        "source": {
-            "type": "content",
-            "content": [{"type": "text", "text": text} for text in sent],
-        },
-        "title": "handbook",
-        "citations": {"enabled": True},
-        "cache_control": {"type": "ephemeral"},
-    }
-    assert body["citations"]
+    c = {chunk.ordinal: chunk.id for chunk in chunks}
+
+    def result(ordinal: int, *texts: str) -> dict[str, Any]:
+        return {
+            "type": "search_result",
+            "source": f"cairn:chunk:{c[ordinal]}",
+            "title": "handbook",
+            "content": [{"type": "text", "text": text} for text in texts],
+            "citations": {"enabled": True},
+        }
+
+    # Retrieved chunks in document order, one search result each, sentences as
+    # blocks; the cache breakpoint sits on the last.
+    assert results == [
+        result(0, "# Handbook"),
+        result(
+            1, "## Vacation\n\n", "Employees get 25 days of paid vacation per year."
+        ),
+        result(2, "Unused vacation days roll over until the end of March."),
+        result(
+            3,
+            "## Expenses\n\n",
+            "Submit expense reports within 30 days through the finance portal.",
+        ),
+        result(4, "Receipts over 50 euros must be attached.")
+        | {"cache_control": {"type": "ephemeral"}},
+    ]
+    vacation = "Employees get 25 days of paid vacation per year."
+    first = body["citations"][0]
+    assert first["kind"] == "search_result_location"
+    assert first["chunk_id"] == c[1]
+    assert first["cited_text"] == vacation
+    start = document.text.index(vacation)
+    assert (first["start_char"], first["end_char"]) == (start, start + len(vacation))
     for citation in body["citations"]:
-        assert citation["kind"] == "content_block_location"
         chunk = Chunk.objects.get(id=citation["chunk_id"])
-        # The cited block is that very chunk, and the range lies inside it.
-        assert chunk.text in sent
         assert chunk.start_char <= citation["start_char"] < citation["end_char"]
         assert citation["end_char"] <= chunk.end_char
         assert (

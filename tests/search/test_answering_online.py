@@ -44,7 +44,8 @@ def test_the_request_has_file_blocks_with_citations_and_cache_control(
     report = ingested(user, "report.pdf", make_pdf(PAGES))
     _ask(api, "How long does the widget warranty last, and how many vacation days?")
     (request,) = _messages(fake_anthropic)
-    assert "files-api-2025-04-14" in request.headers["anthropic-beta"]
+    # Citations, file sources and caching are GA: no beta header at all.
+    assert "anthropic-beta" not in request.headers
     body = request.body
     assert body["model"] == "claude-sonnet-4-6"
     assert body["system"] == SYSTEM_PROMPT
@@ -195,3 +196,15 @@ def test_online_mode_is_shown_on_the_page(online: Any, web: Client, user: Any) -
     ).content.decode()
     assert "Answered by Claude" in html
     assert Document.objects.get().file_id in web.get("/documents/").content.decode()
+
+
+def test_a_one_hour_cache_ttl_marks_the_documents_prefix(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic, settings: Any
+) -> None:
+    settings.CLAUDE_CACHE_TTL = "1h"
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    _ask(api, "How many vacation days?")
+    (request,) = _messages(fake_anthropic)
+    *documents, _question = request.body["messages"][-1]["content"]
+    assert documents[-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert all("cache_control" not in block for block in documents[:-1])

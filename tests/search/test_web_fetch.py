@@ -58,7 +58,7 @@ def test_urls_are_found_in_questions_without_trailing_punctuation() -> None:
     ]
 
 
-def test_the_request_includes_the_tool_and_its_beta(
+def test_the_request_includes_the_tool_without_a_beta(
     online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic
 ) -> None:
     ingested(user, "handbook.md", HANDBOOK.encode())
@@ -71,11 +71,10 @@ def test_the_request_includes_the_tool_and_its_beta(
     fake_anthropic.web_pages[PRICING_URL] = ("Pricing", PRICING)
     _ask(api, f"What does {PRICING_URL} say the Pro plan costs?")
     (request,) = _messages(fake_anthropic)
-    betas = request.headers["anthropic-beta"].split(",")
-    assert {"files-api-2025-04-14", "web-fetch-2025-09-10"} <= set(betas)
+    assert "anthropic-beta" not in request.headers
     assert request.body["tools"] == [
         {
-            "type": "web_fetch_20250910",
+            "type": "web_fetch_20260318",
             "name": "web_fetch",
             "max_uses": 3,
             "citations": {"enabled": True},
@@ -84,6 +83,69 @@ def test_the_request_includes_the_tool_and_its_beta(
         }
     ]
     assert "web_fetch" in request.body["system"]
+
+
+def test_fetching_fresh_turns_the_cache_off(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    _enable(user, web_fetch_use_cache=False)
+    _ask(api, f"What does {PRICING_URL} say?")
+    (request,) = _messages(fake_anthropic)
+    assert request.body["tools"][0]["use_cache"] is False
+
+
+def test_the_settings_page_offers_fresh_fetches(web: Client, user: Any) -> None:
+    page = web.get("/documents/settings").content.decode()
+    assert 'name="web_fetch_use_cache"' in page
+    workspace = _enable(user)
+    form = {
+        "web_fetch_enabled": "on",
+        "web_fetch_max_uses": "5",
+        "web_fetch_max_content_tokens": "50000",
+        "allowed_domains": "",
+        "blocked_domains": "",
+    }
+    web.post("/documents/settings", form)
+    workspace.refresh_from_db()
+    assert workspace.web_fetch_use_cache is False
+
+
+def test_every_error_code_is_explained_on_the_answer_page(
+    online: Any, api: Client, web: Client, user: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    codes = [
+        "invalid_tool_input",
+        "url_too_long",
+        "url_not_allowed",
+        "url_not_in_prior_context",
+        "url_not_accessible",
+        "unsupported_content_type",
+        "too_many_requests",
+        "max_uses_exceeded",
+        "unavailable",
+        "content_too_large",
+    ]
+    _enable(user, web_fetch_max_uses=20)
+    urls = [f"https://example.com/{code}" for code in codes]
+    for url, code in zip(urls, codes, strict=True):
+        fake_anthropic.web_errors[url] = code
+    body = _ask(api, "Read " + " ".join(urls))
+    assert [f["error_code"] for f in body["web_fetches"]] == codes
+    page = web.get(f"/ask/answers/{body['id']}/").content.decode()
+    for phrase in (
+        "The address is not a valid URL.",
+        "longer than the 250 characters allowed",
+        "domain rules do not allow this site",
+        "only fetch addresses that appear in the conversation",
+        "could not be reached",
+        "Only web pages and PDFs can be fetched.",
+        "Too many fetches right now",
+        "limit of fetches per answer was reached",
+        "failed on Anthropic&#x27;s side",
+        "too large to fetch",
+    ):
+        assert phrase in page, phrase
 
 
 def test_the_block_list_is_sent_when_there_is_no_allow_list(
@@ -109,7 +171,7 @@ def test_no_tool_without_a_url_or_when_disabled(
     _ask(api, f"How many vacation days? See {PRICING_URL}")
     for request in _messages(fake_anthropic):
         assert "tools" not in request.body
-        assert "web-fetch" not in request.headers["anthropic-beta"]
+        assert "anthropic-beta" not in request.headers
 
 
 def test_fetches_and_citations_are_stored_and_rendered(
@@ -139,6 +201,23 @@ def test_fetches_and_citations_are_stored_and_rendered(
     assert "Fetched pages" in page
     assert "Save to knowledge base" in page
     assert fetch["retrieved_at"][:10] in page
+
+
+def test_in_chunks_mode_fetched_pages_are_numbered_from_zero(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic, settings: Any
+) -> None:
+    # Search results are counted apart from documents, so with no document
+    # blocks the first fetched page is document_index 0, not a handbook chunk.
+    settings.ANSWER_CONTEXT_BUDGET_TOKENS = 10
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    _enable(user)
+    fake_anthropic.web_pages[PRICING_URL] = ("Pricing", PRICING)
+    body = _ask(api, f"How much does the Pro plan cost per seat? {PRICING_URL}")
+    assert body["context_mode"] == "chunks"
+    web_cited = [c for s in body["segments"] for c in s.get("web", [])]
+    assert web_cited and all(c["fetch"] == 0 for c in web_cited)
+    assert "30 euros" in " ".join(c["cited_text"] for c in web_cited)
+    assert all(c["kind"] == "search_result_location" for c in body["citations"])
 
 
 def test_fetch_errors_are_shown_with_their_codes(

@@ -13,8 +13,8 @@ from documents.remote.files import files_reconcile
 class Command(BaseCommand):
     help = (
         "List remote files page by page; report orphans (no document owns them) "
-        "and documents whose remote file is gone. --fix deletes orphans and "
-        "re-uploads missing files."
+        "and documents whose remote file is gone or expired. --fix deletes orphans "
+        "and re-uploads missing and expired files."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +28,8 @@ class Command(BaseCommand):
             self.stdout.write(f"orphan {file_id}")
         for document_id in report.missing:
             self.stdout.write(f"missing {document_id}")
+        for document_id in report.expired:
+            self.stdout.write(f"expired {document_id}")
         for error in report.errors:
             self.stderr.write(f"error {error}")
         self.stdout.write(report.summary())
