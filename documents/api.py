@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from ninja import Router, Status
 from pydantic import BaseModel, Field
 
 from documents import selectors, services
-from documents.api_auth import ApiError, api_view
 from documents.models import Document, Workspace
 from documents.remote.web import INVALID_INPUT, WebError
 from documents.teams.permissions import EDITOR, require_role
 from documents.web import documents as web_documents
-from project.api_spec import (
-    FORBIDDEN,
-    INVALID,
-    NOT_FOUND,
-    UNAUTHENTICATED,
-    RequestBody,
-    Response,
-    error,
-    operation,
-)
+from project.api_spec import WORKSPACE, ApiError, RequestBody, errors, parse_body
 
 
 class DocumentOut(BaseModel):
@@ -89,11 +80,6 @@ class DocumentList(BaseModel):
 class UrlDocumentIn(RequestBody):
     """A web page to fetch and ingest."""
 
-    # A refused URL answers with the web fetcher's codes (documents/remote/web.py),
-    # where a malformed one is invalid_input, whichever check refuses it.
-    error_type: ClassVar[str] = INVALID_INPUT
-    max_bytes: ClassVar[int | None] = 16 * 1024
-
     url: str = Field(min_length=1, description="http(s) URL")
 
 
@@ -121,12 +107,15 @@ def _check_length(request: HttpRequest) -> None:
         )
 
 
-@operation(
-    "GET",
-    "List the workspace's documents",
-    tag="documents",
-    workspace=True,
-    responses={200: Response("The documents.", DocumentList), 401: UNAUTHENTICATED},
+router = Router(tags=["documents"])
+
+
+@router.get(
+    "documents",
+    url_name="api-documents",
+    summary="List the workspace's documents",
+    response={200: DocumentList, **errors(401, 404)},
+    openapi_extra=WORKSPACE,
 )
 def documents_list(request: HttpRequest) -> DocumentList:
     """The workspace's documents."""
@@ -135,37 +124,47 @@ def documents_list(request: HttpRequest) -> DocumentList:
     return DocumentList(documents=[DocumentOut.of(d) for d in rows])
 
 
-@operation(
-    "POST",
-    "Upload a file, or add a web page by URL",
+@router.post(
+    "documents",
+    url_name="api-documents",
+    summary="Upload a file, or add a web page by URL",
     description=(
         'Send JSON {"url"} to fetch a web page as a document; or send '
         "multipart/form-data with the file in field 'file' to upload one "
         "(PDF, text, Markdown, HTML, DOCX...). Ingestion runs in the background: "
         "poll GET /api/v1/documents/{document_id} until status is ready."
     ),
-    tag="documents",
-    workspace=True,
-    request=UrlDocumentIn,
-    request_alternatives={"multipart/form-data": UPLOAD_SCHEMA},
-    responses={
-        200: Response("Already there (same content).", DocumentCreated),
-        201: Response("Queued for ingestion.", DocumentCreated),
-        400: INVALID,
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: NOT_FOUND,
-        413: error("The upload is larger than the limit."),
-        415: error("The file type is not supported."),
+    response={
+        200: DocumentCreated,
+        201: DocumentCreated,
+        **errors(400, 401, 403, 404, 413, 415),
+    },
+    openapi_extra=WORKSPACE
+    | {
+        # One body in either media type: ninja declares one, so both are written.
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": UrlDocumentIn.model_json_schema()},
+                "multipart/form-data": {"schema": UPLOAD_SCHEMA},
+            },
+        },
+        "responses": {
+            200: {"description": "Already there (same content)."},
+            201: {"description": "Queued for ingestion."},
+        },
     },
 )
-def documents_add(
-    request: HttpRequest, body: UrlDocumentIn | None
-) -> tuple[int, DocumentCreated]:
+def documents_add(request: HttpRequest) -> Status[DocumentCreated]:
     """Upload a file ('file'), or add a web page from JSON {"url"}."""
     workspace = selectors.workspace_for_request(request)
     require_role(user=request.user, workspace=workspace, role=EDITOR)
-    if body is not None:
+    if request.content_type == "application/json":
+        # A refused URL answers with the web fetcher's codes (documents/remote/web),
+        # where a malformed one is invalid_input, whichever check refuses it.
+        body = parse_body(
+            request, UrlDocumentIn, error_type=INVALID_INPUT, max_bytes=16 * 1024
+        )
         created = _document_from_url(request, workspace, body.url)
     else:
         created = _document_from_upload(request, workspace)
@@ -173,7 +172,7 @@ def documents_add(
         user=request.user, document_id=created.document.id
     )
     answer = DocumentCreated.of(document, duplicate=created.duplicate)
-    return (200 if created.duplicate else 201), answer
+    return Status(200 if created.duplicate else 201, answer)
 
 
 def _document_from_upload(
@@ -209,15 +208,11 @@ def _document_from_url(
         raise ApiError(400, exc.code, exc.message) from exc
 
 
-@operation(
-    "GET",
-    "One document",
-    tag="documents",
-    responses={
-        200: Response("The document.", DocumentOut),
-        401: UNAUTHENTICATED,
-        404: NOT_FOUND,
-    },
+@router.get(
+    "documents/{document_id}",
+    url_name="api-document",
+    summary="One document",
+    response={200: DocumentOut, **errors(401, 404)},
 )
 def document_get(request: HttpRequest, document_id: str) -> DocumentOut:
     """One document."""
@@ -226,18 +221,11 @@ def document_get(request: HttpRequest, document_id: str) -> DocumentOut:
     )
 
 
-@operation(
-    "PATCH",
-    "Replace a document's tags",
-    tag="documents",
-    request=TagsIn,
-    responses={
-        200: Response("The document with its new tags.", DocumentOut),
-        400: INVALID,
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: NOT_FOUND,
-    },
+@router.patch(
+    "documents/{document_id}",
+    url_name="api-document",
+    summary="Replace a document's tags",
+    response={200: DocumentOut, **errors(400, 401, 403, 404)},
 )
 def document_retag(request: HttpRequest, document_id: str, body: TagsIn) -> DocumentOut:
     """Replace a document's tags."""
@@ -253,16 +241,11 @@ def document_retag(request: HttpRequest, document_id: str, body: TagsIn) -> Docu
     return DocumentOut.of(document)
 
 
-@operation(
-    "DELETE",
-    "Delete a document, its chunks and its uploaded file",
-    tag="documents",
-    responses={
-        204: Response("Deleted."),
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: NOT_FOUND,
-    },
+@router.delete(
+    "documents/{document_id}",
+    url_name="api-document",
+    summary="Delete a document, its chunks and its uploaded file",
+    response={204: None, **errors(401, 403, 404)},
 )
 def document_remove(request: HttpRequest, document_id: str) -> HttpResponse:
     """Delete a document with its chunks and its remote file."""
@@ -274,23 +257,14 @@ def document_remove(request: HttpRequest, document_id: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-# The paths of project/api_urls.py, each serving its methods' endpoints.
-documents = api_view(documents_list, documents_add)
-document_detail = api_view(document_get, document_retag, document_remove)
-
-
-@api_view
-@operation(
-    "GET",
-    "A document's extracted text",
+@router.get(
+    "documents/{document_id}/text",
+    url_name="api-document-text",
+    summary="A document's extracted text",
     description="What chunk and citation offsets (start_char, end_char) index.",
-    tag="documents",
-    responses={
-        200: Response(
-            "The text.", content_type="text/plain", schema={"type": "string"}
-        ),
-        401: UNAUTHENTICATED,
-        404: NOT_FOUND,
+    response={200: None, **errors(401, 404)},
+    openapi_extra={
+        "responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
     },
 )
 def document_text(request: HttpRequest, document_id: str) -> HttpResponse:

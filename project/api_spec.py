@@ -1,18 +1,27 @@
-"""What an API operation declares about itself: method, bodies, responses, errors.
+"""What every API operation shares: the error body, strict JSON bodies, error docs.
 
-`@operation(...)` turns a handler into an Endpoint; documents/api_auth.api_view
-serves a path's endpoints (validating each request body with the declared model
-and serialising the model the handler returns), and project/openapi.py writes the
-OpenAPI document from the same declarations.
+The operations themselves (documents/api.py, search/api.py) declare their paths,
+bodies and responses to django-ninja; project/api.py serves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from django.http import HttpRequest, HttpResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class ApiError(Exception):
+    """An error answered as JSON {"error": {"type", "message"}}."""
+
+    def __init__(self, status: int, type_: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type_
+        self.message = message
 
 
 class ErrorDetail(BaseModel):
@@ -28,92 +37,100 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+def error_response(status: int, type_: str, message: str) -> HttpResponse:
+    """The JSON body every API error has."""
+    body = ErrorBody(error=ErrorDetail(type=type_, message=message))
+    return HttpResponse(
+        body.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
 class RequestBody(BaseModel):
     """A JSON request body, validated strictly: "5" is no integer and 1 no boolean."""
 
     model_config = ConfigDict(strict=True)
 
-    # The error type of a body this model refuses, and the largest body it reads.
-    error_type: ClassVar[str] = "invalid_request"
-    max_bytes: ClassVar[int | None] = None
+
+# What each documented error status means, on every operation.
+ERRORS = {
+    400: "The request body or parameters are invalid.",
+    401: "No valid bearer token (or session, for reads).",
+    403: "Your role in the workspace does not allow this.",
+    404: "No such object, or not in one of your workspaces.",
+    413: "The upload is larger than the limit.",
+    415: "The file type is not supported.",
+}
 
 
-@dataclass(frozen=True)
-class Response:
-    """One documented response: a pydantic model, raw schema or no body."""
-
-    description: str
-    model: type[BaseModel] | None = None
-    content_type: str = "application/json"
-    schema: dict[str, Any] | None = None
-    # More media types for the same status (the ask endpoint's event stream).
-    alternatives: dict[str, dict[str, Any]] = field(default_factory=dict)
+def errors(*statuses: int) -> dict[int, type[ErrorBody]]:
+    """An operation's documented error responses, for ninja's `response=`."""
+    return dict.fromkeys(statuses, ErrorBody)
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One method on one API path, as its handler declares it."""
-
-    method: str
-    summary: str
-    description: str
-    request: type[RequestBody] | None
-    # Other request media types; a request in one of them reaches the handler
-    # unparsed (body=None), for it to read (the upload's multipart form).
-    request_alternatives: dict[str, dict[str, Any]]
-    responses: dict[int, Response]
-    tag: str
-    workspace: bool
+# An operation acting in a workspace names it by this header.
+WORKSPACE: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "X-Cairn-Workspace",
+            "in": "header",
+            "required": False,
+            "description": "The workspace's code; default: your first workspace.",
+            "schema": {"type": "string"},
+        }
+    ]
+}
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """A handler and the operation it serves.
+def json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object body, or ApiError 400.
 
-    The handler takes the request, the path's parameters and, if the operation
-    declares a request model, `body`; it returns a declared response model,
-    `(status, model)`, or an HttpResponse of its own (a stream, text, 204).
+    NUL characters are refused here because PostgreSQL text cannot hold them:
+    letting one through turns a bad request into a database error.
     """
-
-    operation: Operation
-    handler: Callable[..., Any]
-
-
-def operation(
-    method: str,
-    summary: str,
-    *,
-    responses: dict[int, Response],
-    description: str = "",
-    request: type[RequestBody] | None = None,
-    request_alternatives: dict[str, dict[str, Any]] | None = None,
-    tag: str = "",
-    workspace: bool = False,
-) -> Callable[[Callable[..., Any]], Endpoint]:
-    """Declare the operation a handler serves; project/api_urls routes it."""
-
-    def decorate(handler: Callable[..., Any]) -> Endpoint:
-        declared = Operation(
-            method=method.upper(),
-            summary=summary,
-            description=description,
-            request=request,
-            request_alternatives=dict(request_alternatives or {}),
-            responses=responses,
-            tag=tag,
-            workspace=workspace,
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_request", "The body must be JSON.") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    if _has_nul(body):
+        raise ApiError(
+            400, "invalid_request", "Strings must not contain NUL (\\u0000)."
         )
-        return Endpoint(declared, handler)
-
-    return decorate
+    return body
 
 
-def error(description: str) -> Response:
-    """A documented error response with the common error body."""
-    return Response(description, ErrorBody)
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
-UNAUTHENTICATED = error("No valid bearer token (or session, for reads).")
-NOT_FOUND = error("No such object, or not in one of your workspaces.")
-FORBIDDEN = error("Your role in the workspace does not allow this.")
-INVALID = error("The request body or parameters are invalid.")
+def explain(errors: Sequence[Any], skip: int = 0) -> str:
+    """Each refusal as `'top_k': Input should be less than or equal to 100.`
+
+    `skip` drops leading parts of each location (ninja's "body", <parameter>).
+    """
+    return " ".join(
+        f"'{'.'.join(map(str, e['loc'][skip:])) or 'body'}': {e['msg']}."
+        for e in errors
+    )
+
+
+Body = TypeVar("Body", bound=RequestBody)
+
+
+def parse_body(
+    request: HttpRequest, model: type[Body], *, error_type: str, max_bytes: int
+) -> Body:
+    """A JSON body the handler reads itself (one of several media types)."""
+    if len(request.body) > max_bytes:
+        raise ApiError(400, error_type, "The JSON body is too large.")
+    try:
+        return model.model_validate(json_object(request))
+    except ValidationError as exc:
+        raise ApiError(400, error_type, explain(exc.errors())) from None

@@ -8,10 +8,10 @@ from django.shortcuts import redirect
 from django.urls import include, path
 
 from documents import health
-from project import api_urls, console, openapi
+from project import api, console, openapi
 
 api_v1 = [
-    *api_urls.operations,
+    *api.operations,
     # The API's own description: public, not operations of the API itself.
     path("openapi.json", openapi.openapi_json, name="api-openapi"),
     path("docs", openapi.docs_page, name="api-docs"),

@@ -8,22 +8,14 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Router
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from documents.api_auth import ApiError, api_view
 from documents.models import Workspace
 from documents.selectors import document_ids_for_filter, workspace_for_request
 from documents.teams.permissions import VIEWER, require_role
-from project.api_spec import (
-    FORBIDDEN,
-    INVALID,
-    NOT_FOUND,
-    UNAUTHENTICATED,
-    RequestBody,
-    Response,
-    operation,
-)
+from project.api_spec import WORKSPACE, ApiError, RequestBody, errors
 from search import answering, selectors, services
 from search.retrieval import chunk_search
 from search.schemas import (
@@ -36,6 +28,8 @@ from search.schemas import (
 )
 
 log = logging.getLogger(__name__)
+
+router = Router()
 
 MAX_QUESTION_CHARS = 4000
 
@@ -104,20 +98,13 @@ def _scope(request: HttpRequest, body: ScopeIn) -> tuple[Workspace, list[str] | 
     return workspace, document_ids
 
 
-@api_view
-@operation(
-    "POST",
-    "Hybrid search over the workspace's chunks",
-    tag="search",
-    workspace=True,
-    request=SearchIn,
-    responses={
-        200: Response("The best chunks.", SearchOut),
-        400: INVALID,
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: NOT_FOUND,
-    },
+@router.post(
+    "search",
+    url_name="api-search",
+    summary="Hybrid search over the workspace's chunks",
+    tags=["search"],
+    response={200: SearchOut, **errors(400, 401, 403, 404)},
+    openapi_extra=WORKSPACE,
 )
 def search(request: HttpRequest, body: SearchIn) -> SearchOut:
     """Hybrid search over the workspace's chunks."""
@@ -154,28 +141,18 @@ def streaming(events: Iterator[dict[str, Any]]) -> StreamingHttpResponse:
     return response
 
 
-@api_view
-@operation(
-    "POST",
-    "Answer a question with citations",
+@router.post(
+    "ask",
+    url_name="api-ask",
+    summary="Answer a question with citations",
     description=(
         "Answers from the workspace's documents. With `Accept: text/event-stream` "
         "the answer streams as Server-Sent Events."
     ),
-    tag="ask",
-    workspace=True,
-    request=AskIn,
-    responses={
-        200: Response(
-            "The stored answer (or its event stream).",
-            AnswerOut,
-            alternatives={"text/event-stream": SSE_SCHEMA},
-        ),
-        400: INVALID,
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: NOT_FOUND,
-    },
+    tags=["ask"],
+    response={200: AnswerOut, **errors(400, 401, 403, 404)},
+    openapi_extra=WORKSPACE
+    | {"responses": {200: {"content": {"text/event-stream": {"schema": SSE_SCHEMA}}}}},
 )
 def ask(request: HttpRequest, body: AskIn) -> AnswerOut | StreamingHttpResponse:
     """Answer a question from the workspace's documents, with citations.
@@ -209,34 +186,24 @@ def ask(request: HttpRequest, body: AskIn) -> AnswerOut | StreamingHttpResponse:
     return AnswerOut.of(answer)
 
 
-@api_view
-@operation(
-    "GET",
-    "A stored answer",
-    tag="ask",
-    responses={
-        200: Response("The answer.", AnswerOut),
-        401: UNAUTHENTICATED,
-        404: NOT_FOUND,
-    },
+@router.get(
+    "answers/{code}",
+    url_name="api-answer",
+    summary="A stored answer",
+    tags=["ask"],
+    response={200: AnswerOut, **errors(401, 404)},
 )
 def answer_detail(request: HttpRequest, code: str) -> AnswerOut:
     """A stored answer with its citations."""
     return AnswerOut.of(selectors.answer_get_for_user(user=request.user, code=code))
 
 
-@api_view
-@operation(
-    "POST",
-    "Say whether an answer helped",
-    tag="ask",
-    request=FeedbackIn,
-    responses={
-        200: Response("The feedback as stored.", FeedbackOut),
-        400: INVALID,
-        401: UNAUTHENTICATED,
-        404: NOT_FOUND,
-    },
+@router.post(
+    "answers/{code}/feedback",
+    url_name="api-answer-feedback",
+    summary="Say whether an answer helped",
+    tags=["ask"],
+    response={200: FeedbackOut, **errors(400, 401, 404)},
 )
 def answer_feedback(request: HttpRequest, code: str, body: FeedbackIn) -> FeedbackOut:
     """Mark an answer helpful or not, with an optional comment."""
@@ -249,15 +216,12 @@ def answer_feedback(request: HttpRequest, code: str, body: FeedbackIn) -> Feedba
     )
 
 
-@api_view
-@operation(
-    "GET",
-    "Your conversations",
-    tag="ask",
-    responses={
-        200: Response("The conversations.", ConversationList),
-        401: UNAUTHENTICATED,
-    },
+@router.get(
+    "conversations",
+    url_name="api-conversations",
+    summary="Your conversations",
+    tags=["ask"],
+    response={200: ConversationList, **errors(401)},
 )
 def conversations(request: HttpRequest) -> ConversationList:
     """The user's conversations, latest first."""

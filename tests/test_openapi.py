@@ -54,6 +54,7 @@ def test_every_api_url_and_method_is_described(api: Client) -> None:
             if response.status_code != 405:
                 served.add((path, method))
     assert described == served
+    assert spec["paths"]["/api/v1/search"]["post"]["operationId"] == "post_api_search"
     for path, ops in spec["paths"].items():
         for op in ops.values():
             assert "401" in op["responses"], (path, op["operationId"])
