@@ -166,17 +166,7 @@ def evaluate(beir: Beir, workspace: Workspace) -> dict[str, tuple[float, float]]
         relevant = beir.qrels[query_id]
         dense = dense_ids(workspace.id, query_vector(workspace.id, query), DEPTH)
         text = text_ids(workspace.id, query, DEPTH)
-        fused = [
-            chunk_id
-            for chunk_id, _ in fuse(
-                [dense, text],
-                k=int(settings.SEARCH_RRF_K),
-                weights=[
-                    float(settings.SEARCH_DENSE_WEIGHT),
-                    float(settings.SEARCH_TEXT_WEIGHT),
-                ],
-            )
-        ][:DEPTH]
+        fused = hybrid_ranking(dense, text)
         rankings = {"dense": dense, "full-text": text, "hybrid": fused}
         if reranker is not None:
             top = fused[: int(settings.SEARCH_CANDIDATES)]
@@ -194,6 +184,19 @@ def evaluate(beir: Beir, workspace: Workspace) -> dict[str, tuple[float, float]]
         )
         for name, pairs in runs.items()
     }
+
+
+def hybrid_ranking(dense: list[int], text: list[int]) -> list[int]:
+    """The product's fusion of each ranking's top SEARCH_CANDIDATES first, then
+    the rest of both deeper lists (plain RRF, k=60, equal weights), so
+    recall@DEPTH measures the depth both rankings reach, not the product's cut."""
+    k = int(settings.SEARCH_RRF_K)
+    weights = [float(settings.SEARCH_DENSE_WEIGHT), float(settings.SEARCH_TEXT_WEIGHT)]
+    limit = int(settings.SEARCH_CANDIDATES)
+    head = [i for i, _ in fuse([dense[:limit], text[:limit]], k=k, weights=weights)]
+    seen = set(head)
+    tail = [i for i, _ in fuse([dense, text], k=60) if i not in seen]
+    return (head + tail)[:DEPTH]
 
 
 def _mean(values: Iterable[float]) -> float:
