@@ -103,6 +103,8 @@ def child_environment(settings: Any) -> dict[str, str]:
 def run_all(stopping: _Stopping) -> int:
     """Start everything, restart what dies, stop everything on a signal."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    # Django and the supervisor load only now: importing settings starts the
+    # embedded PostgreSQL, which must wait for the signal handlers and role.
     import django
     from django.conf import settings
     from django.core.management import call_command

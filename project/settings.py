@@ -9,6 +9,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 from project import embedded, queues
 
@@ -94,8 +95,6 @@ if not _secret:
     # A stable per-install key, so sessions survive a restart of `make run`.
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        from django.core.management.utils import get_random_secret_key
-
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         key_file.write_text(get_random_secret_key(), encoding="utf-8")
         key_file.chmod(0o600)

@@ -13,8 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from documents.ingestion.spaces import get_embedder
-from documents.models import Chunk, Document, Workspace
+from documents.ingestion.spaces import ensure_active_space, get_embedder
+from documents.models import Chunk, ChunkVector, Document, Workspace
 from documents.remote.reranking import get_reranker
 from search.retrieval import dense_ids, fuse, query_vector, text_ids
 
@@ -120,9 +120,6 @@ def ingest(
 
 def store_vectors(chunks: list[Chunk], vectors: list[list[float]]) -> None:
     """Store chunk vectors in the active embedding space (the one search reads)."""
-    from documents.ingestion.spaces import ensure_active_space
-    from documents.models import ChunkVector
-
     space = ensure_active_space()
     ChunkVector.objects.bulk_create(
         ChunkVector(

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from documents.ingestion.spaces import get_embedder
+from documents.models import Chunk, EmbeddingSpace
 from documents.remote.embeddings import OfflineEmbedder
 from documents.remote.reranking import get_reranker
 from search import bm25
@@ -49,8 +50,6 @@ def vector_literal(vector: list[float]) -> str:
 @functools.lru_cache(maxsize=64)
 def _known_width(space_id: int) -> int | None:
     """A space's width; it never changes, so one lookup per process serves."""
-    from documents.models import EmbeddingSpace
-
     return (
         EmbeddingSpace.objects.filter(pk=space_id)
         .values_list("dimensions", flat=True)
@@ -64,8 +63,6 @@ def _space_width(space_id: Any) -> tuple[int, int] | None:
     A purged space keeps its cached width, but its rows and index are gone, so
     the search finds nothing rather than failing.
     """
-    from documents.models import EmbeddingSpace
-
     if space_id == "active":
         row = (
             EmbeddingSpace.objects.filter(
@@ -242,8 +239,6 @@ HIT_FIELDS = (
 
 
 def fetch_hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
-    from documents.models import Chunk
-
     if not fused:
         return []
     rows: dict[int, Any] = {

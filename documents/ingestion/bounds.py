@@ -61,6 +61,8 @@ SETTINGS = {
 
 def from_settings() -> Bounds:
     """The bounds configured in Django settings (defaults where a setting is unset)."""
+    # Imported here, not at the top: the extraction child imports this module
+    # and must never load Django (no settings, no database, no secrets).
     from django.conf import settings
 
     defaults = Bounds()

@@ -53,6 +53,7 @@ def _progress(done: int, total: int) -> None:
 def _run(
     job: dict[str, Any], bounds: Bounds, data: bytes
 ) -> tuple[dict[str, Any], bytes]:
+    # The parsers load only now, inside the memory and CPU limits set above.
     from documents.ingestion import extraction, pdf
 
     if job["kind"] == "render":
@@ -84,6 +85,7 @@ def main(argv: list[str]) -> int:
     except MemoryError:
         header = {"ok": False, "limit": "memory"}
     except Exception as exc:
+        # Inside the limits, as in _run.
         from documents.ingestion.extraction import ExtractionError
         from documents.ingestion.formats import FormatError
 

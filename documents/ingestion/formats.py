@@ -15,13 +15,15 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.parsers import expat
 
-from documents.ingestion.bounds import Bounds
+import docx
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-if TYPE_CHECKING:
-    from selectolax.lexbor import LexborNode
+from documents.ingestion.bounds import Bounds
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _HEADING_STYLE = re.compile(r"^(?:heading|überschrift|titre)\s*(\d)$", re.IGNORECASE)
@@ -54,10 +56,6 @@ def is_docx(data: bytes) -> bool:
 
 def docx_text(data: bytes, bounds: Bounds | None = None) -> str:
     """Headings, paragraphs and tables of a DOCX body, in document order."""
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
     docx_check(data, bounds or Bounds())
     try:
         document = docx.Document(io.BytesIO(data))
@@ -260,8 +258,6 @@ def flatten_deep(markup: str, max_depth: int) -> str:
 
 def html_text(markup: str, *, max_depth: int = 512) -> str:
     """The main content of an HTML page as text: headings, paragraphs, tables."""
-    from selectolax.lexbor import LexborHTMLParser
-
     tree = LexborHTMLParser(flatten_deep(markup, max_depth))
     for node in tree.css(_HTML_DROP):
         node.decompose()

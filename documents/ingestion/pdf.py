@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
 from documents.ingestion.bounds import Bounds
 from documents.ingestion.formats import FormatError
 
@@ -89,8 +92,6 @@ def _inflated_size_within(compressed: memoryview, max_bytes: int) -> int:
 
 
 def _open(data: bytes) -> Any:
-    import pypdfium2 as pdfium
-
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -167,8 +168,6 @@ def _largest_text(textpage: Any) -> str:
     Runs of characters at that size are joined with spaces; text set in one
     size throughout gives nothing, as it has no heading to tell apart.
     """
-    import pypdfium2.raw as pdfium_c
-
     count = min(textpage.count_chars(), 20_000)
     sizes = [round(pdfium_c.FPDFText_GetFontSize(textpage, i), 1) for i in range(count)]
     if not sizes or max(sizes) <= 0 or min(s for s in sizes if s > 0) == max(sizes):
