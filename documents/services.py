@@ -12,6 +12,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
@@ -64,6 +65,18 @@ def workspace_default_for_user(*, user: Any) -> Workspace:
     if membership is not None:
         return membership.workspace
     with transaction.atomic():
+        # A new user's first requests arrive together (the page and its polling):
+        # the user's row lock makes them wait here, and the check is repeated
+        # under it, so only the first creates a workspace and the others join it.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        membership = (
+            Membership.objects.filter(user=user)
+            .select_related("workspace")
+            .order_by("id")
+            .first()
+        )
+        if membership is not None:
+            return membership.workspace
         name = f"{user.get_username()}'s workspace"
         workspace = Workspace.objects.create(name=name)
         Membership.objects.create(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
@@ -117,6 +119,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "documents",
     "search",
 ]
@@ -132,6 +135,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Turns a login refused by the throttle into the lockout page.
+    "axes.middleware.AxesMiddleware",
     # Last, so its process_exception sees a view's database outage first.
     "project.outage.DatabaseOutageMiddleware",
 ]
@@ -170,9 +176,55 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused for LOGIN_COOLOFF_MINUTES, on
+# /login/ and the admin alike; a successful login clears the count. The pair, not
+# the username alone, so nobody can lock a colleague out from elsewhere. The address
+# is REMOTE_ADDR (a forwarded header could be forged to get fresh attempts).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "project.lockout.lockout_response"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "documents:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# HTTPS. CAIRN_HTTPS=1 when browsers reach Cairn over HTTPS: cookies are Secure
+# and plain HTTP is redirected. CAIRN_TLS_PROXY=1 only behind a proxy that ends
+# TLS and always sets X-Forwarded-Proto (a client could forge it otherwise).
+# Production values: README's checklist (check --deploy is clean with them).
+CAIRN_HTTPS = env_bool("CAIRN_HTTPS", False)
+SESSION_COOKIE_SECURE = CAIRN_HTTPS
+CSRF_COOKIE_SECURE = CAIRN_HTTPS
+SECURE_SSL_REDIRECT = CAIRN_HTTPS
+# A load balancer's health probe may speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+if env_bool("CAIRN_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# 0 locally: a browser remembers HSTS for this long, even for localhost.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): no inline script or style, no outside
+# origin; page scripts live in static/js/ and handlers are bound there.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

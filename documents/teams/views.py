@@ -176,7 +176,9 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
                 )
             user = form.save()
             get_user_model().objects.filter(pk=user.pk).update(email=invitation.email)
-            login(request, user)
+            # Two backends are configured (django-axes' throttle first), so the
+            # one that checks passwords is named for the new user's session.
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         try:
             teams.invitation_accept(invitation=invitation, user=user)
         except teams.TeamError as exc:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
+import pytest
+from django.db import connection
 from django.test import Client
 
 from documents.api_auth import token_create
 from documents.models import Membership, Workspace
+from documents.services import workspace_default_for_user
 from tests.conftest import HANDBOOK, ingested
 from tests.factories import join, make_user
 
@@ -88,3 +92,33 @@ def test_a_user_creates_a_workspace_and_lands_in_it(user: Any, web: Client) -> N
     research = Workspace.objects.get(name="Research")
     assert Membership.objects.get(user=user, workspace=research).role == "admin"
     assert "<h1>Research</h1>" in web.get("/documents/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_users_concurrent_first_requests_make_one_workspace() -> None:
+    user = make_user()
+    callers = 8
+    barrier = threading.Barrier(callers)
+    chosen: list[int] = []
+    lock = threading.Lock()
+
+    def first_request() -> None:
+        try:
+            barrier.wait()
+            workspace = workspace_default_for_user(user=user)
+            with lock:
+                chosen.append(workspace.id)
+        finally:
+            # Each thread has its own database connection; close it here.
+            connection.close()
+
+    threads = [threading.Thread(target=first_request) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert Membership.objects.filter(user=user).count() == 1
+    assert len(chosen) == callers and set(chosen) == {
+        Membership.objects.get(user=user).workspace_id
+    }
