@@ -7,7 +7,7 @@ import os
 import sys
 
 # Each module exposes main(argv) -> int and prints its own report.
-SUITES = ("ingestion", "retrieval")
+SUITES = ("ingestion", "retrieval", "pages")
 
 
 def main() -> int:
