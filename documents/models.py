@@ -26,6 +26,9 @@ class Workspace(models.Model):
     web_fetch_max_content_tokens = models.PositiveIntegerField(default=50_000)
     allowed_domains = models.JSONField(default=list, blank=True)
     blocked_domains = models.JSONField(default=list, blank=True)
+    # Private host names and networks URL documents may reach on purpose
+    # (documents.remote.intranet); every change is kept in IntranetSourceChange.
+    intranet_sources = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -120,7 +123,11 @@ class Document(models.Model):
     )
     stage = models.CharField(max_length=40, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
+    # The technical reason, for admins; people read the message of failure_kind.
     error = models.TextField(blank=True)
+    # What kind of failure (documents.ingestion.failures): decides the plain
+    # message and whether a retry can help.
+    failure_kind = models.CharField(max_length=30, blank=True)
     # The text every chunk offset and char_location citation indexes into.
     text = models.TextField(blank=True)
     # Character offset where each page starts in `text` (PDFs only).
@@ -319,6 +326,34 @@ class RemoteFileTombstone(models.Model):
 
     def __str__(self) -> str:
         return f"delete {self.file_id} ({self.attempts} attempts)"
+
+
+class IntranetSourceChange(models.Model):
+    """One entry allowed or removed from a workspace's intranet sources: the audit."""
+
+    class Action(models.TextChoices):
+        ALLOWED = "allowed"
+        REMOVED = "removed"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="intranet_changes"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Copied, so the record still names the person after the account is gone.
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    entry = models.CharField(max_length=100)
+    # Where the change was made: "web settings" or "admin".
+    via = models.CharField(max_length=20)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.entry} in {self.workspace}"
 
 
 class ServicePause(models.Model):

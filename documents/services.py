@@ -127,7 +127,12 @@ def document_retry(*, document: Document) -> None:
     """Queue a failed (or stuck) document for another ingestion."""
     with transaction.atomic():
         Document.objects.filter(id=document.id).update(
-            status=Document.Status.QUEUED, stage="", progress=0, error=""
+            status=Document.Status.QUEUED,
+            stage="",
+            progress=0,
+            error="",
+            failure_kind="",
+            updated=timezone.now(),
         )
         queue.send_on_commit(queue.INGEST, str(document.id))
 

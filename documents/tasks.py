@@ -30,6 +30,7 @@ class IngestTask(Task):  # type: ignore[type-arg]
         pipeline.document_fail(
             document_id=document_id,
             reason=f"An outside service kept failing; retry later. Last error: {exc}",
+            kind="service",
         )
 
 
