@@ -236,3 +236,35 @@ def test_offline_mode_is_shown(web: Client) -> None:
     html = web.get("/documents/").content.decode()
     assert "Offline answers" in html
     assert "Offline embeddings" in html
+
+
+def test_a_failed_login_keeps_the_username(user: Any) -> None:
+    page = (
+        Client()
+        .post("/login/", {"username": user.username, "password": "wrong"})
+        .content.decode()
+    )
+    assert "didn't match" in page
+    assert f'name="username" value="{user.username}"' in page
+
+
+def test_not_found_and_not_allowed_pages_are_styled(web: Client, user: Any) -> None:
+    missing = web.get("/documents/00000000-0000-0000-0000-000000000000/")
+    assert missing.status_code == 404
+    html = missing.content.decode()
+    assert "error-page" in html and "css/cairn.css" in html
+    assert "Back to your documents" in html
+    membership = user.memberships.get()
+    membership.role = "editor"
+    membership.save()
+    forbidden = web.get("/documents/settings")
+    assert forbidden.status_code == 403
+    html = forbidden.content.decode()
+    assert "error-page" in html and "This needs the admin role" in html
+
+
+def test_there_is_a_favicon(web: Client) -> None:
+    assert 'rel="icon"' in web.get("/documents/").content.decode()
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
