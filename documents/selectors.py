@@ -257,8 +257,11 @@ def _is_uuid(value: Any) -> bool:
 
 def tags_for_workspace(*, workspace: Workspace) -> list[str]:
     """Every tag used in a workspace, sorted."""
+    # order_by() first: the model's default ordering would add `created` to
+    # the DISTINCT and return one row per document instead of one per tag.
     rows = (
         Document.objects.filter(workspace=workspace)
+        .order_by()
         .annotate(tag=Func("tags", function="unnest"))
         .values_list("tag", flat=True)
         .distinct()

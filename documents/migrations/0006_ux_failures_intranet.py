@@ -1,6 +1,7 @@
 """Failure kinds on documents, intranet sources on workspaces, and their audit."""
 
 import django.db.models.deletion
+import django.db.models.functions.text
 from django.conf import settings
 from django.db import migrations, models
 
@@ -64,5 +65,13 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={"ordering": ["-created", "-id"]},
+        ),
+        migrations.AddIndex(
+            model_name="document",
+            index=models.Index(
+                models.F("workspace"),
+                django.db.models.functions.text.Lower("title"),
+                name="document_title_lower",
+            ),
         ),
     ]

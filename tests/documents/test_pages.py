@@ -268,3 +268,13 @@ def test_there_is_a_favicon(web: Client) -> None:
     response = Client().get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("img/favicon.svg")
+
+
+def test_the_tag_filter_offers_each_tag_once(web: Client, user: Any) -> None:
+    from documents.selectors import tags_for_workspace
+
+    workspace = workspace_default_for_user(user=user)
+    make_documents(workspace, 30)
+    assert tags_for_workspace(workspace=workspace) == ["finance", "policy"]
+    page = web.get("/documents/").content.decode()
+    assert page.count('<option value="finance"') == 1
