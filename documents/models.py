@@ -9,7 +9,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Concat, Lower, Upper
 from django.utils import timezone
 from pgvector.django import VectorField
 
@@ -150,6 +150,22 @@ class Document(models.Model):
     # Set for documents added by URL: where the snapshot in `original` came from.
     source_url = models.URLField(max_length=250, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    # What the list's title search reads: kept by PostgreSQL, upper-cased once
+    # per write instead of on every row of every search.
+    search_text = models.GeneratedField(
+        expression=Upper(
+            Concat(
+                "title",
+                models.Value(" "),
+                "original_name",
+                models.Value(" "),
+                "source_url",
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created"]

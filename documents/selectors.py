@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Func, Q, QuerySet
+from django.db.models import Count, Func, QuerySet
 from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest
 
@@ -81,13 +81,9 @@ def document_search_for_user(
     """
     queryset = Document.objects.filter(
         workspace=workspace, workspace__memberships__user=user
-    ).defer("text", "page_starts")
+    ).defer("text", "page_starts", "search_text")
     for word in query.q.split():
-        queryset = queryset.filter(
-            Q(title__icontains=word)
-            | Q(original_name__icontains=word)
-            | Q(source_url__icontains=word)
-        )
+        queryset = queryset.filter(search_text__contains=word.upper())
     if query.status:
         queryset = queryset.filter(status=query.status)
     if query.kind:

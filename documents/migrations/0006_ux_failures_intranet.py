@@ -1,4 +1,4 @@
-"""Failure kinds on documents, intranet sources on workspaces, and their audit."""
+"""Failure kinds, intranet sources and their audit, and what the list searches."""
 
 import django.db.models.deletion
 import django.db.models.functions.text
@@ -65,6 +65,24 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={"ordering": ["-created", "-id"]},
+        ),
+        migrations.AddField(
+            model_name="document",
+            name="search_text",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=django.db.models.functions.text.Upper(
+                    django.db.models.functions.text.Concat(
+                        "title",
+                        models.Value(" "),
+                        "original_name",
+                        models.Value(" "),
+                        "source_url",
+                        output_field=models.TextField(),
+                    )
+                ),
+                output_field=models.TextField(),
+            ),
         ),
         migrations.AddIndex(
             model_name="document",
