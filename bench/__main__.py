@@ -12,6 +12,7 @@ SUITES = {
     "retrieval": "retrieval",
     "retrieval-corpus": "corpus",
     "tuning": "tuning",
+    "pages": "pages",
 }
 
 

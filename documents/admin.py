@@ -15,12 +15,14 @@ from documents.models import (
     ApiToken,
     Document,
     EmbeddingSpace,
+    IntranetSourceChange,
     Invitation,
     Membership,
     RemoteFileTombstone,
     ServicePause,
     Workspace,
 )
+from documents.web import settings as web_settings
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -39,9 +41,47 @@ class WorkspaceAdminForm(WorkspaceWebForm):
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = WorkspaceAdminForm
-    list_display = ["name", "web_fetch_enabled", "created"]
+    list_display = ["name", "web_fetch_enabled", "intranet_sources", "created"]
     search_fields = ["name"]
     inlines = [MembershipInline]
+
+    def save_model(
+        self, request: HttpRequest, obj: Workspace, form: Any, change: bool
+    ) -> None:
+        # The intranet list opens internal addresses: every change is audited,
+        # whether made on Web settings or here.
+        before = list(
+            Workspace.objects.filter(pk=obj.pk)
+            .values_list("intranet_sources", flat=True)
+            .first()
+            or []
+        )
+        super().save_model(request, obj, form, change)
+        web_settings.intranet_changes_record(
+            workspace=obj,
+            before=before,
+            after=list(obj.intranet_sources or []),
+            user=request.user,
+            via=web_settings.ADMIN,
+        )
+
+
+@admin.register(IntranetSourceChange)
+class IntranetSourceChangeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Who allowed or removed which intranet host or network, and when."""
+
+    list_display = ["created", "workspace", "username", "action", "entry", "via"]
+    list_filter = ["action", "via", "workspace"]
+    search_fields = ["entry", "username"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Document)
@@ -60,7 +100,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "size",
         "created",
     ]
-    list_filter = ["status", "mime_type", "workspace", "stage"]
+    list_filter = ["status", "failure_kind", "mime_type", "workspace", "stage"]
     search_fields = ["title", "original_name", "sha256", "file_id", "source_url"]
     readonly_fields = [
         "id",
@@ -72,6 +112,7 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "files_api_note",
         "embedding_model",
         "pages",
+        "failure_kind",
         "error",
         "attempts",
         "ingested",
@@ -80,6 +121,11 @@ class DocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ]
     exclude = ["text", "page_starts"]
     actions = ["retry_ingestion", "reembed", "delete_with_remote_file"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A document comes from an upload or a URL, which store and queue it;
+        # a bare row made here would have no file and never be ingested.
+        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
         queryset: QuerySet[Document] = super().get_queryset(request)

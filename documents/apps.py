@@ -10,3 +10,8 @@ class DocumentsConfig(AppConfig):
 
     name = "documents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Connects the worker heartbeat to Celery's worker signals; in the web
+        # process the signals never fire.
+        from documents import workers  # noqa: F401

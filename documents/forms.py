@@ -7,13 +7,17 @@ from typing import Any
 from django import forms
 
 from documents.models import Workspace
+from documents.remote import intranet
 from documents.remote.web import normalise_domain_entry
+
+MAX_INTRANET_SOURCES = 50
 
 
 class DomainListField(forms.CharField):
     """One domain (optionally with a path) per line, stored as a list."""
 
     widget = forms.Textarea(attrs={"rows": 4})
+    normalise = staticmethod(normalise_domain_entry)
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -28,7 +32,7 @@ class DomainListField(forms.CharField):
             if not line.strip():
                 continue
             try:
-                entry = normalise_domain_entry(line)
+                entry = self.normalise(line)
             except ValueError as exc:
                 errors.append(str(exc))
                 continue
@@ -36,6 +40,20 @@ class DomainListField(forms.CharField):
                 entries.append(entry)
         if errors:
             raise forms.ValidationError(errors)
+        return entries
+
+
+class IntranetListField(DomainListField):
+    """One private host name or network per line, stored as a list."""
+
+    normalise = staticmethod(intranet.normalise_entry)
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        entries = super().to_python(value)
+        if len(entries) > MAX_INTRANET_SOURCES:
+            raise forms.ValidationError(
+                f"Allow at most {MAX_INTRANET_SOURCES} hosts and networks."
+            )
         return entries
 
 
@@ -48,6 +66,16 @@ class WorkspaceWebForm(forms.ModelForm):  # type: ignore[type-arg]
     blocked_domains = DomainListField(
         required=False, help_text="Never these domains (subdomains included)."
     )
+    intranet_sources = IntranetListField(
+        required=False,
+        label="Intranet hosts and networks URL documents may reach",
+        help_text=(
+            "One per line: an exact host name (wiki.internal) or a network "
+            "(10.20.0.0/16, 192.168.1.10). Everything else internal stays refused, "
+            "and cloud metadata addresses are refused even inside an allowed "
+            "network. Claude's web fetch never reaches these."
+        ),
+    )
 
     class Meta:
         model = Workspace
@@ -58,6 +86,7 @@ class WorkspaceWebForm(forms.ModelForm):  # type: ignore[type-arg]
             "web_fetch_use_cache",
             "allowed_domains",
             "blocked_domains",
+            "intranet_sources",
         ]
         labels = {
             "web_fetch_enabled": "Let Claude fetch URLs named in questions",

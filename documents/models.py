@@ -10,6 +10,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Func
+from django.db.models.functions import Concat, Lower, Upper
 from django.utils import timezone
 from pgvector.django import VectorField
 
@@ -29,6 +30,9 @@ class Workspace(models.Model):
     web_fetch_use_cache = models.BooleanField(default=True)
     allowed_domains = models.JSONField(default=list, blank=True)
     blocked_domains = models.JSONField(default=list, blank=True)
+    # Private host names and networks URL documents may reach on purpose
+    # (documents.remote.intranet); every change is kept in IntranetSourceChange.
+    intranet_sources = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -126,7 +130,11 @@ class Document(models.Model):
     )
     stage = models.CharField(max_length=40, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
+    # The technical reason, for admins; people read the message of failure_kind.
     error = models.TextField(blank=True)
+    # What kind of failure (documents.ingestion.failures): decides the plain
+    # message and whether a retry can help.
+    failure_kind = models.CharField(max_length=30, blank=True)
     # The text every chunk offset and char_location citation indexes into.
     text = models.TextField(blank=True)
     # Character offset where each page starts in `text` (PDFs only).
@@ -153,12 +161,32 @@ class Document(models.Model):
     # Set for documents added by URL: where the snapshot in `original` came from.
     source_url = models.URLField(max_length=250, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    # What the list's title search reads: kept by PostgreSQL, upper-cased once
+    # per write instead of on every row of every search.
+    search_text = models.GeneratedField(
+        expression=Upper(
+            Concat(
+                "title",
+                models.Value(" "),
+                "original_name",
+                models.Value(" "),
+                "source_url",
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created"]
         indexes = [
             models.Index(fields=["workspace", "-created"]),
             GinIndex(fields=["tags"], name="document_tags_gin"),
+            # The list sorted by title reads a page from here, not a sort of all.
+            models.Index(
+                models.F("workspace"), Lower("title"), name="document_title_lower"
+            ),
         ]
         constraints = [
             # One upload of the same bytes per workspace, decided by the database:
@@ -395,6 +423,34 @@ class RemoteFileTombstone(models.Model):
 
     def __str__(self) -> str:
         return f"delete {self.file_id} ({self.attempts} attempts)"
+
+
+class IntranetSourceChange(models.Model):
+    """One entry allowed or removed from a workspace's intranet sources: the audit."""
+
+    class Action(models.TextChoices):
+        ALLOWED = "allowed"
+        REMOVED = "removed"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="intranet_changes"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Copied, so the record still names the person after the account is gone.
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    entry = models.CharField(max_length=100)
+    # Where the change was made: "web settings" or "admin".
+    via = models.CharField(max_length=20)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.entry} in {self.workspace}"
 
 
 class ServicePause(models.Model):

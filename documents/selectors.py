@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Func, QuerySet
+from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest
 
-from documents.models import Document, Invitation, Membership, Workspace
+from documents import display
+from documents.models import Chunk, Document, Invitation, Membership, Workspace
 from documents.services import workspace_default_for_user
 
 
@@ -26,6 +30,109 @@ def document_list_for_user(*, user: Any, workspace: Workspace) -> QuerySet[Docum
         .defer("text")
         .order_by("-created")
     )
+
+
+# The list's sort orders: a name in the URL, the ordering it stands for.
+SORTS: dict[str, tuple[Any, ...]] = {
+    "newest": ("-created", "-id"),
+    "oldest": ("created", "id"),
+    "title": (Lower("title"), "id"),
+    "updated": ("-updated", "-id"),
+}
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class DocumentQuery:
+    """What the documents list shows: a title search, filters and a sort."""
+
+    q: str = ""
+    status: str = ""
+    kind: str = ""
+    tag: str = ""
+    sort: str = "newest"
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.status or self.kind or self.tag)
+
+
+def document_query_from(params: Any) -> DocumentQuery:
+    """Read the list's parameters, dropping values it does not know."""
+    status = params.get("status", "")
+    kind = params.get("type", "")
+    sort = params.get("sort", "")
+    return DocumentQuery(
+        q=" ".join(params.get("q", "").split())[:200],
+        status=status if status in Document.Status.values else "",
+        kind=kind if kind in display.TYPE_FILTERS else "",
+        tag=params.get("tag", "").strip().lower()[:50],
+        sort=sort if sort in SORTS else "newest",
+    )
+
+
+def document_search_for_user(
+    *, user: Any, workspace: Workspace, query: DocumentQuery
+) -> QuerySet[Document]:
+    """A workspace's documents matching a list query, in its order, without text.
+
+    No chunk counts here: counting chunks for every match would read every
+    chunk row; chunk_counts() counts them for the page that is shown.
+    """
+    queryset = Document.objects.filter(
+        workspace=workspace, workspace__memberships__user=user
+    ).defer("text", "page_starts", "search_text")
+    for word in query.q.split():
+        queryset = queryset.filter(search_text__contains=word.upper())
+    if query.status:
+        queryset = queryset.filter(status=query.status)
+    if query.kind:
+        queryset = queryset.filter(display.type_filter(query.kind))
+    if query.tag:
+        queryset = queryset.filter(tags__contains=[query.tag])
+    return queryset.order_by(*SORTS[query.sort])
+
+
+def chunk_counts(document_ids: list[Any]) -> dict[Any, int]:
+    """How many chunks each of these documents has (absent: none)."""
+    rows = (
+        Chunk.objects.filter(document_id__in=document_ids)
+        .values("document_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["document_id"]: row["n"] for row in rows}
+
+
+def with_chunk_counts(documents: list[Document]) -> list[Document]:
+    """Set chunk_count on each document with one query for all of them."""
+    counts = chunk_counts([d.id for d in documents])
+    for document in documents:
+        document.chunk_count = counts.get(document.id, 0)  # type: ignore[attr-defined]
+    return documents
+
+
+def documents_changed_since(
+    *, user: Any, workspace: Workspace, ids: list[str], since: datetime
+) -> list[Document]:
+    """Those of the given documents changed at or after `since`, with chunk counts."""
+    valid = [i for i in ids if _is_uuid(i)]
+    changed = (
+        Document.objects.filter(
+            workspace=workspace,
+            workspace__memberships__user=user,
+            id__in=valid,
+            updated__gte=since,
+        )
+        .defer("text", "page_starts")
+        .order_by()
+    )
+    return with_chunk_counts(list(changed))
+
+
+def documents_added_since(*, workspace: Workspace, since: datetime) -> int:
+    """How many documents arrived in the workspace at or after `since`."""
+    return Document.objects.filter(workspace=workspace, created__gte=since).count()
 
 
 def document_get_for_user(
@@ -146,8 +253,11 @@ def _is_uuid(value: Any) -> bool:
 
 def tags_for_workspace(*, workspace: Workspace) -> list[str]:
     """Every tag used in a workspace, sorted."""
+    # order_by() first: the model's default ordering would add `created` to
+    # the DISTINCT and return one row per document instead of one per tag.
     rows = (
         Document.objects.filter(workspace=workspace)
+        .order_by()
         .annotate(tag=Func("tags", function="unnest"))
         .values_list("tag", flat=True)
         .distinct()

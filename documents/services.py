@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from documents import queue
 from documents.ingestion import extraction
@@ -155,7 +156,12 @@ def document_retry(*, document: Document) -> None:
     """Queue a failed (or stuck) document for another ingestion."""
     with transaction.atomic():
         Document.objects.filter(id=document.id).update(
-            status=Document.Status.QUEUED, stage="", progress=0, error=""
+            status=Document.Status.QUEUED,
+            stage="",
+            progress=0,
+            error="",
+            failure_kind="",
+            updated=timezone.now(),
         )
         queue.send_on_commit(queue.INGEST, str(document.id))
 

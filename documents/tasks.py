@@ -37,6 +37,7 @@ class IngestTask(Task):  # type: ignore[type-arg]
         pipeline.document_fail(
             document_id=_document_id(args, kwargs),
             reason=f"An outside service kept failing; retry later. Last error: {exc}",
+            kind="service",
         )
 
     def on_retry(

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     JsonResponse,
+    QueryDict,
 )
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from documents import page_images, selectors, services
-from documents.api import DocumentList, DocumentOut
+from documents import display, page_images, selectors, services
 from documents.ingestion import extraction
 from documents.models import Document
 from documents.teams.permissions import EDITOR, has_role, require_role, role_required
@@ -26,53 +31,158 @@ from documents.teams.permissions import EDITOR, has_role, require_role, role_req
 @login_required
 @require_GET
 def document_list(request: HttpRequest) -> HttpResponse:
-    """The workspace's documents with live status, and the upload form."""
+    """The workspace's documents, a page at a time, and the upload forms."""
     workspace = selectors.workspace_for_request(request)
-    rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
-    can_edit = has_role(user=request.user, workspace=workspace, role=EDITOR)
+    query = selectors.document_query_from(request.GET)
+    matches = selectors.document_search_for_user(
+        user=request.user, workspace=workspace, query=query
+    )
+    page = Paginator(matches, selectors.PER_PAGE).get_page(request.GET.get("page"))
+    documents = selectors.with_chunk_counts(list(page.object_list))
     return render(
         request,
         "documents/list.html",
-        {"workspace": workspace, "documents": rows, "can_edit": can_edit},
+        {
+            "workspace": workspace,
+            "page": page,
+            "documents": documents,
+            "query": query,
+            "sorts": selectors.SORTS,
+            "statuses": Document.Status.values,
+            "types": display.TYPE_FILTERS,
+            "tags": selectors.tags_for_workspace(workspace=workspace),
+            "can_edit": has_role(user=request.user, workspace=workspace, role=EDITOR),
+            "supported": extraction.SUPPORTED_DESCRIPTION,
+            "now": timezone.now(),
+            "list_query": request.GET.urlencode(),
+        },
     )
+
+
+# Rows changed this long before the last poll are sent again: a row written
+# in a transaction that commits after the poll carries an earlier timestamp.
+POLL_OVERLAP = timedelta(seconds=5)
+MAX_POLLED = 200
 
 
 @login_required
 @require_GET
 def document_status(request: HttpRequest) -> JsonResponse:
-    """Status of every document in the workspace, for the list's live updates."""
+    """Rows of the list that changed since the last poll, rendered, and arrivals.
+
+    The page sends the ids it shows and the `now` of the previous answer;
+    only rows changed since then come back, as HTML from the same template
+    the page used. Without ids, the first page of the list.
+    """
     workspace = selectors.workspace_for_request(request)
-    rows = selectors.document_list_for_user(user=request.user, workspace=workspace)
-    body = DocumentList(documents=[DocumentOut.of(d) for d in rows])
-    return JsonResponse(body.model_dump())
+    since = _since(request.GET.get("since", ""))
+    ids = [i for i in request.GET.get("ids", "").split(",") if i][:MAX_POLLED]
+    now = timezone.now()
+    if ids:
+        rows = selectors.documents_changed_since(
+            user=request.user,
+            workspace=workspace,
+            ids=ids,
+            since=(since - POLL_OVERLAP) if since else now - timedelta(days=36500),
+        )
+    else:
+        first = selectors.document_search_for_user(
+            user=request.user, workspace=workspace, query=selectors.DocumentQuery()
+        )
+        rows = selectors.with_chunk_counts(list(first[: selectors.PER_PAGE]))
+    can_edit = has_role(user=request.user, workspace=workspace, role=EDITOR)
+    context = {
+        "can_edit": can_edit,
+        "list_query": QueryDict(request.GET.get("list", "")).urlencode(),
+    }
+    return JsonResponse(
+        {
+            "now": now.isoformat(),
+            "added": selectors.documents_added_since(workspace=workspace, since=since)
+            if since
+            else 0,
+            "documents": [_row_json(request, d, context) for d in rows],
+        }
+    )
+
+
+def _since(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def _row_json(
+    request: HttpRequest, document: Document, context: dict[str, Any]
+) -> dict[str, Any]:
+    failed = display.failure(document)
+    return {
+        "id": str(document.id),
+        "version": document.updated.isoformat(),
+        "title": document.title,
+        "status": document.status,
+        "progress": document.progress,
+        "stage": document.stage,
+        "chunk_count": getattr(document, "chunk_count", None),
+        "error": failed.message if failed else "",
+        "retryable": bool(failed and failed.retryable),
+        "html": render_to_string(
+            "documents/_row.html",
+            {"document": document, **context},
+            request=request,
+        ),
+    }
 
 
 @login_required
 @require_POST
 @role_required(EDITOR)
 def document_upload(request: HttpRequest) -> HttpResponse:
-    """Accept one or several files; report each one's outcome."""
+    """Accept one or several files; sum up their outcomes in one message."""
     workspace = selectors.workspace_for_request(request)
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, "Choose at least one file to upload.")
+        return redirect("documents:list")
+    queued: list[str] = []
+    duplicates: list[str] = []
+    refused: list[str] = []
     for upload in files:
         try:
             created = services.document_create(
                 workspace=workspace, uploader=request.user, upload=upload
             )
         except services.UploadRejected as exc:
-            messages.error(request, str(exc))
+            refused.append(str(exc))
             continue
         if created.duplicate:
-            messages.warning(
-                request,
-                f"{upload.name} is already in this workspace as "
-                f"“{created.document.title}”; it was not ingested again.",
+            duplicates.append(
+                f"{upload.name} (already here as “{created.document.title}”)"
             )
         else:
-            messages.success(request, f"{created.document.original_name} is queued.")
+            queued.append(created.document.original_name)
+    if refused:
+        level = messages.WARNING if queued else messages.ERROR
+    else:
+        level = messages.SUCCESS if queued else messages.WARNING
+    messages.add_message(request, level, upload_summary(queued, duplicates, refused))
     return redirect("documents:list")
+
+
+def upload_summary(queued: list[str], duplicates: list[str], refused: list[str]) -> str:
+    """One banner for a batch: what was queued, what was already here, what not."""
+    parts = []
+    if len(queued) == 1:
+        parts.append(f"{queued[0]} is queued.")
+    elif queued:
+        parts.append(f"{len(queued)} files are queued: {', '.join(queued)}.")
+    if duplicates:
+        parts.append(f"Not added again: {'; '.join(duplicates)}.")
+    if refused:
+        parts.append(f"Not accepted: {' '.join(refused)}")
+    return " ".join(parts)
 
 
 def _sections(
@@ -177,11 +287,16 @@ def document_original(request: HttpRequest, document_id: str) -> FileResponse:
 @login_required
 @require_POST
 def document_retry(request: HttpRequest, document_id: str) -> HttpResponse:
-    """Queue a failed document again."""
+    """Queue a failed document again, if a retry can help it."""
     document = _document_for_editor(request, document_id)
-    services.document_retry(document=document)
-    messages.success(request, f"{document.title} is queued again.")
-    return redirect("documents:list")
+    failed = display.failure(document)
+    if failed is not None and not failed.retryable:
+        # The same bytes or the same refused URL would fail the same way.
+        messages.error(request, f"{document.title}: {failed.message}")
+    else:
+        services.document_retry(document=document)
+        messages.success(request, f"{document.title} is queued again.")
+    return _back_to_list(request)
 
 
 @login_required
@@ -191,7 +306,7 @@ def document_delete(request: HttpRequest, document_id: str) -> HttpResponse:
     document = _document_for_editor(request, document_id)
     services.document_delete(document=document)
     messages.success(request, f"{document.title} was deleted.")
-    return redirect("documents:list")
+    return _back_to_list(request)
 
 
 @login_required
@@ -207,6 +322,14 @@ def document_tags(request: HttpRequest, document_id: str) -> HttpResponse:
         services.document_set_tags(document=document, tags=tags)
         messages.success(request, "Tags saved.")
     return redirect("documents:detail", document_id=document.id)
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    """Back to the list page the form was on (its filters and page kept)."""
+    # Re-encoded, so nothing but a query string of the list can come through.
+    query = QueryDict(request.POST.get("list_query", "")).urlencode()
+    target = reverse("documents:list")
+    return redirect(f"{target}?{query}" if query else target)
 
 
 def _document_for_editor(request: HttpRequest, document_id: str) -> Document:

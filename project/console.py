@@ -17,7 +17,7 @@ from search import claude, usage
 
 
 def health(request: HttpRequest) -> HttpResponse:
-    """Counts by status, stuck and failed documents, queue lengths, workers."""
+    """Modes, counts by status, queues and workers, stuck and failed documents."""
     context: dict[str, Any] = admin.site.each_context(request)
     context |= {"title": "Ingestion health"} | ingestion_health()
     context["claude_model"] = claude.model()
@@ -41,6 +41,7 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "bars": usage.chart_bars(by_day),
         "total_cost": sum(row.cost for row in by_day),
         "total_answers": sum(row.answers for row in by_day),
+        "total_offline": sum(row.offline for row in by_day),
     }
     return TemplateResponse(request, "admin/cairn/usage.html", context)
 

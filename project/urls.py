@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from documents import health
 from project import api, console, openapi
@@ -29,6 +31,11 @@ urlpatterns = [
     path("", include("documents.teams.urls")),
     path("api/v1/", include(api_v1)),
     path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico before (or without) reading the page's link.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("img/favicon.svg"), permanent=True),
+    ),
     path("admin/cairn/", include(console.urls())),
     path("admin/", admin.site.urls),
 ]

@@ -62,6 +62,14 @@ class AnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     exclude = ["retrieved_chunk_ids"]
     inlines = [CitationInline, FeedbackInline]
 
+    # An answer is a record of what was said: it can be read and deleted,
+    # never written or rewritten by hand.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Answer]:
         queryset: QuerySet[Answer] = super().get_queryset(request)
         return queryset.select_related("question__workspace").annotate(
@@ -115,6 +123,12 @@ class AnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class QuestionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["text", "workspace", "user", "created"]
     list_filter = ["workspace"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Feedback)

@@ -6,9 +6,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404
 
-from search.models import Answer, Conversation
+from documents.models import Workspace
+from search.models import Answer, Conversation, Question
 
 
 def answer_get_for_user(*, user: Any, code: Any) -> Answer:
@@ -92,3 +94,28 @@ def previous_question(conversation: Conversation) -> str:
         .first()
     )
     return answer.question.text if answer is not None else ""
+
+
+def recent_conversations(
+    *, user: Any, workspace: Workspace, limit: int
+) -> list[Conversation]:
+    """The user's latest conversations here, each once: its last question and answer.
+
+    One list, where a "conversations" list and a "recent questions" list
+    used to repeat each other (every question starts or continues one).
+    """
+    last = Question.objects.filter(conversation=OuterRef("pk")).order_by("-created")
+    return list(
+        Conversation.objects.filter(user=user, workspace=workspace)
+        .annotate(
+            turns=Count("questions"),
+            last_text=Subquery(last.values("text")[:1]),
+            last_answer=Subquery(
+                Answer.objects.filter(question__conversation=OuterRef("pk"))
+                .order_by("-created")
+                .values("code")[:1]
+            ),
+        )
+        .filter(last_answer__isnull=False)
+        .order_by("-updated")[:limit]
+    )

@@ -59,6 +59,12 @@ class Row:
     cache_write: int = 0
     cost: Decimal = Decimal(0)
     unpriced_models: set[str] = field(default_factory=set)
+    # Answers of the offline answerer: no tokens bought, nothing to price.
+    offline: int = 0
+
+    @property
+    def all_offline(self) -> bool:
+        return self.answers > 0 and self.offline == self.answers
 
 
 def answer_cost(model: str, usage: dict[str, int]) -> Decimal:
@@ -77,7 +83,7 @@ def _grouped(since: date, group: list[str]) -> list[dict[str, Any]]:
     return list(
         Answer.objects.filter(created__date__gte=since)
         .annotate(day=TruncDate("created"))
-        .values(*group, "model")
+        .values(*group, "mode", "model")
         .annotate(
             answers=Count("id"),
             input=Sum("input_tokens"),
@@ -109,6 +115,9 @@ def usage_by(group: str, *, days: int = 30) -> list[Row]:
         row.answers += item["answers"]
         for kind in KINDS:
             setattr(row, kind, getattr(row, kind) + (item[kind] or 0))
+        if item["mode"] == Answer.Mode.OFFLINE:
+            row.offline += item["answers"]
+            continue
         if item["model"]:
             row.cost += estimate_cost(
                 item["model"],

@@ -47,18 +47,30 @@ def _document_ids(request: HttpRequest, workspace: Workspace) -> list[str] | Non
     )
 
 
+# The newest ready documents offered as checkboxes to scope a question;
+# beyond them, tags scope (a page of ten thousand checkboxes helps nobody).
+SCOPE_DOCUMENTS = 200
+RECENT = 15
+
+
 @login_required
 def ask(request: HttpRequest) -> HttpResponse:
-    """The question form; a POST answers and shows the answer page."""
+    """The question form; a POST answers and shows the answer page.
+
+    A refused question comes back in the box, never lost.
+    """
     workspace = workspace_for_request(request)
     require_role(user=request.user, workspace=workspace, role=VIEWER)
+    text = ""
     if request.method == "POST":
         text = request.POST.get("question", "").strip()
         if not text:
             messages.error(request, "Type a question first.")
         elif len(text) > MAX_QUESTION_CHARS:
             messages.error(
-                request, f"Keep questions under {MAX_QUESTION_CHARS} characters."
+                request,
+                f"The question is {len(text):,} characters; the limit is "
+                f"{MAX_QUESTION_CHARS:,}. Shorten it and ask again.",
             )
         else:
             answer = answering.answer_question(
@@ -70,30 +82,22 @@ def ask(request: HttpRequest) -> HttpResponse:
             )
             return redirect("search:answer", code=answer.code)
     user: Any = request.user
-    recent = (
-        Answer.objects.filter(question__workspace=workspace, question__user=user)
-        .select_related("question")
-        .order_by("-created")[:10]
-    )
-    documents = document_list_for_user(user=user, workspace=workspace).filter(
+    ready = document_list_for_user(user=user, workspace=workspace).filter(
         status="ready"
     )
-    conversations = selectors.conversations_for_user(user=user)[:20]
-    for conversation in conversations:
-        # Each conversation opens at its latest answer, which shows the earlier turns.
-        conversation.latest = (  # type: ignore[attr-defined]
-            Answer.objects.filter(question__conversation=conversation)
-            .order_by("-created")
-            .values_list("code", flat=True)
-            .first()
-        )
+    documents = list(ready[: SCOPE_DOCUMENTS + 1])
     return render(
         request,
         "search/ask.html",
         {
-            "recent": recent,
-            "conversations": conversations,
-            "documents": documents,
+            "question": text,
+            "conversation": request.POST.get("conversation", ""),
+            "max_question": MAX_QUESTION_CHARS,
+            "recent": selectors.recent_conversations(
+                user=user, workspace=workspace, limit=RECENT
+            ),
+            "documents": documents[:SCOPE_DOCUMENTS],
+            "more_documents": len(documents) > SCOPE_DOCUMENTS,
             "tags": tags_for_workspace(workspace=workspace),
         },
     )
@@ -106,7 +110,11 @@ def ask_stream(request: HttpRequest) -> HttpResponseBase:
     text = request.POST.get("question", "").strip()
     if not text or len(text) > MAX_QUESTION_CHARS:
         return JsonResponse(
-            {"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."},
+            {
+                "error": f"The question is {len(text):,} characters; ask one of "
+                f"1 to {MAX_QUESTION_CHARS:,} characters.",
+                "limit": MAX_QUESTION_CHARS,
+            },
             status=400,
         )
     workspace = workspace_for_request(request)
@@ -193,6 +201,7 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
             "not_found": not citations and not web_cited,
             "conversation": conversation,
             "turns": turns,
+            "max_question": MAX_QUESTION_CHARS,
         },
     )
 

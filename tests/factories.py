@@ -24,3 +24,54 @@ def join(user: Any, workspace: Any, role: str) -> Any:
     from documents.models import Membership
 
     return Membership.objects.create(user=user, workspace=workspace, role=role)
+
+
+KINDS = (
+    ("application/pdf", ".pdf"),
+    ("text/markdown", ".md"),
+    ("text/csv", ".csv"),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".docx",
+    ),
+    ("text/html", ".html"),
+)
+STATUSES = ("ready", "ready", "ready", "ready", "failed", "queued", "processing")
+TAGS: tuple[list[str], ...] = ([], ["finance"], ["policy", "finance"])
+
+
+def make_documents(workspace: Any, count: int) -> list[Any]:
+    """Documents "Report 0".. of mixed types, statuses and tags, oldest first.
+
+    Rows only (no files, no chunks): enough for the list, its filters and
+    its paging.
+    """
+    import uuid
+
+    from documents.models import Document
+
+    documents = []
+    for index in range(count):
+        mime, suffix = KINDS[index % len(KINDS)]
+        status = STATUSES[index % len(STATUSES)]
+        documents.append(
+            Document(
+                workspace=workspace,
+                original_name=f"report-{index}{suffix}",
+                original=f"originals/test/report-{index}{suffix}",
+                title=f"Report {index}",
+                mime_type=mime,
+                sha256=uuid.uuid4().hex * 2,
+                size=1000 + index,
+                status=status,
+                progress=100 if status == "ready" else 30,
+                stage="ready" if status == "ready" else "",
+                error="The PDF is damaged and cannot be read."
+                if status == "failed"
+                else "",
+                failure_kind="damaged" if status == "failed" else "",
+                files_api_note="skipped: offline mode (no ANTHROPIC_API_KEY)",
+                tags=TAGS[index % len(TAGS)],
+            )
+        )
+    return Document.objects.bulk_create(documents)

@@ -7,10 +7,12 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from documents.ingestion import extraction
 from documents.models import Document
 from documents.remote import web as web_sources
+from documents.remote.intranet import Allowlist
 
 SUFFIX = {"text/html": ".html", "text/plain": ".txt", "application/pdf": ".pdf"}
 
@@ -22,6 +24,7 @@ def fetch_page(document: Document) -> web_sources.Fetched:
             document.source_url,
             allowed=workspace.allowed_domains,
             blocked=workspace.blocked_domains,
+            intranet=Allowlist.parse(workspace.intranet_sources),
         )
     except web_sources.WebError as exc:
         # An ExtractionError fails the document with this reason, code included.
@@ -70,5 +73,7 @@ def snapshot_name(url: str, suffix: str) -> str:
 
 def fetch_snapshot(document: Document) -> None:
     """Fetch a URL document's page and store it as its original (in the worker)."""
-    Document.objects.filter(id=document.id).update(stage="fetching")
+    Document.objects.filter(id=document.id).update(
+        stage="fetching", updated=timezone.now()
+    )
     store_snapshot(document, fetch_page(document))

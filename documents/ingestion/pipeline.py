@@ -21,6 +21,7 @@ from documents.ingestion import (
     bulk,
     chunking,
     extraction,
+    failures,
     formats,
     spaces,
     titles,
@@ -100,7 +101,9 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
                 stage="extracting",
                 progress=0,
                 error="",
+                failure_kind="",
                 attempts=F("attempts") + 1,
+                updated=timezone.now(),
             )
         document = claimed.first()
         if document is None:
@@ -112,21 +115,34 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
             if stage != "extract":
                 _index(document, extracted)
         except extraction.ExtractionError as exc:
-            document_fail(document_id=document_id, reason=str(exc))
+            kind = failures.kind_of_extraction_error(exc)
+            document_fail(document_id=document_id, reason=str(exc), kind=kind)
             return False
         except TransientError:
             raise
         except Exception as exc:
             log.exception("ingestion of %s failed", document_id)
-            document_fail(document_id=document_id, reason=f"Ingestion failed: {exc}")
+            document_fail(
+                document_id=document_id,
+                reason=f"Ingestion failed: {exc}",
+                kind="internal",
+            )
             return False
         return True
 
 
-def document_fail(*, document_id: Any, reason: str) -> None:
-    """Mark a document failed with a reason a person can act on."""
+def document_fail(*, document_id: Any, reason: str, kind: str = "") -> None:
+    """Mark a document failed: the technical reason, and its kind for people.
+
+    The kind (documents.ingestion.failures) chooses the plain message the
+    pages show and whether they offer a retry.
+    """
     Document.objects.filter(id=document_id).update(
-        status=Document.Status.FAILED, error=reason[:2000], stage="failed"
+        status=Document.Status.FAILED,
+        error=reason[:2000],
+        failure_kind=kind,
+        stage="failed",
+        updated=timezone.now(),
     )
 
 
@@ -287,6 +303,8 @@ def _store_chunks(
             stage="ready",
             progress=100,
             error="",
+            failure_kind="",
             embedding_model=model,
             ingested=timezone.now(),
+            updated=timezone.now(),
         )

@@ -15,6 +15,8 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urljoin, urlsplit
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from documents.ingestion.html_text import html_title
+from documents.remote.intranet import Allowlist, is_metadata_address, is_metadata_host
 
 INVALID_INPUT = "invalid_input"
 URL_TOO_LONG = "url_too_long"
@@ -31,6 +34,9 @@ URL_NOT_ACCESSIBLE = "url_not_accessible"
 UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
 
 MAX_URL_CHARS = 250
+# How long adding a URL waits for DNS before leaving the address check to the fetch.
+RESOLVE_NOW_S = 3.0
+NO_INTRANET = Allowlist()
 CONTENT_TYPES = frozenset({"text/html", "text/plain", "application/pdf"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _READ_BLOCK = 64 * 1024
@@ -231,40 +237,85 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def vetted_address(target: Target) -> str:
-    """Resolve the target once and return an address that is safe to connect to."""
+def _literal(host: str) -> IPAddress | None:
     try:
-        literal: IPAddress | None = ipaddress.ip_address(target.host.strip("[]"))
+        return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        literal = None
+        return None
+
+
+def _resolved(target: Target) -> list[IPAddress]:
+    literal = _literal(target.host)
     if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            addresses = [
-                ipaddress.ip_address(a.split("%")[0])
-                for a in resolve(target.host, target.port)
-            ]
-        except (OSError, UnicodeError, ValueError):
-            raise WebError(
-                URL_NOT_ACCESSIBLE, f"{target.host} could not be resolved."
-            ) from None
+        return [literal]
+    try:
+        addresses = [
+            ipaddress.ip_address(a.split("%")[0])
+            for a in resolve(target.host, target.port)
+        ]
+    except (OSError, UnicodeError, ValueError):
+        raise WebError(
+            URL_NOT_ACCESSIBLE, f"{target.host} could not be resolved."
+        ) from None
     if not addresses:
         raise WebError(URL_NOT_ACCESSIBLE, f"{target.host} has no address.")
+    return addresses
+
+
+def check_addresses(
+    target: Target, addresses: list[IPAddress], intranet: Allowlist
+) -> None:
+    """Refuse unless every address is public or allowed by the workspace's list.
+
+    Every address must pass: a name with one private address among public
+    ones is a rebinding trick waiting for the right lookup. Metadata services
+    are refused even where the test-only exemptions apply.
+    """
     exempt = settings.WEB_ALLOW_PRIVATE_ADDRESSES or target.host in set(
         settings.WEB_PRIVATE_HOSTS
     )
-    if not exempt:
-        # Every address must be public: a name with one private address among
-        # public ones is a rebinding trick waiting for the right lookup.
-        for address in addresses:
-            if not is_public_address(address):
-                raise WebError(
-                    URL_NOT_ALLOWED,
-                    f"{target.host} resolves to {address}, an internal address; "
-                    "Cairn only fetches public addresses.",
-                )
+    for address in addresses:
+        if is_metadata_address(address) or is_metadata_host(target.host):
+            raise WebError(
+                URL_NOT_ALLOWED,
+                f"{target.host} is a cloud metadata service ({address}); "
+                "Cairn never fetches it.",
+            )
+        if is_public_address(address) or exempt:
+            continue
+        if not intranet.allows(target.host, address):
+            raise WebError(
+                URL_NOT_ALLOWED,
+                f"{target.host} resolves to {address}, an internal address; "
+                "Cairn only fetches public addresses and the intranet hosts "
+                "a workspace admin allows on Web settings.",
+            )
+
+
+def vetted_address(target: Target, intranet: Allowlist = NO_INTRANET) -> str:
+    """Resolve the target once and return an address that is safe to connect to."""
+    addresses = _resolved(target)
+    check_addresses(target, addresses, intranet)
     return str(addresses[0])
+
+
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cairn-resolve")
+
+
+def refuse_internal_now(
+    target: Target, intranet: Allowlist, *, timeout: float = RESOLVE_NOW_S
+) -> None:
+    """Refuse at once a URL whose host is internal and not allowed.
+
+    Called when a URL is added, so a person (or the API) hears "not allowed"
+    now rather than from a failed document later. A name that does not
+    resolve in time is left to the fetch, which may meet a DNS that recovered.
+    """
+    try:
+        addresses = _resolver.submit(_resolved, target).result(timeout=timeout)
+    except (WebError, FutureTimeout):
+        return
+    check_addresses(target, addresses, intranet)
 
 
 # Fetching ----------------------------------------------------------------------
@@ -298,7 +349,11 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 
 def fetch(
-    url: str, *, allowed: Iterable[str] = (), blocked: Iterable[str] = ()
+    url: str,
+    *,
+    allowed: Iterable[str] = (),
+    blocked: Iterable[str] = (),
+    intranet: Allowlist = NO_INTRANET,
 ) -> Fetched:
     """Fetch a URL within the limits, following redirects hop by hop."""
     allowed, blocked = list(allowed), list(blocked)
@@ -306,7 +361,7 @@ def fetch(
     current = url
     for _hop in range(settings.WEB_FETCH_MAX_REDIRECTS + 1):
         target = check_url(current, allowed=allowed, blocked=blocked)
-        address = vetted_address(target)
+        address = vetted_address(target, intranet)
         response, connection = _request(target, address, deadline)
         try:
             if response.status in _REDIRECTS:

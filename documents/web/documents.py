@@ -15,33 +15,49 @@ from django.db import transaction
 from django.utils import timezone
 
 from documents import queue, services
-from documents.ingestion import extraction
+from documents.ingestion import extraction, failures
 from documents.ingestion.fetch import fetch_page, store_snapshot
 from documents.ingestion.locks import document_lock
 from documents.models import Document, Workspace
 from documents.remote import web as web_sources
 from documents.remote.files import remote_file_release
+from documents.remote.intranet import Allowlist
 
 log = logging.getLogger(__name__)
 
 
 def check_url_for_workspace(*, workspace: Workspace, url: str) -> web_sources.Target:
-    """Check a URL's form and the workspace's domain lists; raise WebError."""
-    return web_sources.check_url(
+    """Check a URL's form, the workspace's domain lists and its address.
+
+    A URL that will never be fetched (an internal address the workspace has
+    not allowed, a blocked domain) raises WebError now, so the API answers
+    400 and the page says so, instead of a document that fails later.
+    """
+    target = web_sources.check_url(
         url, allowed=workspace.allowed_domains, blocked=workspace.blocked_domains
     )
+    web_sources.refuse_internal_now(target, Allowlist.parse(workspace.intranet_sources))
+    return target
 
 
 def document_create_from_url(
     *, workspace: Workspace, uploader: Any, url: str
 ) -> services.Created:
-    """Check a URL and queue a document that a worker fetches, then ingests."""
+    """Check a URL and queue a document that a worker fetches, then ingests.
+
+    A URL already here whose fetch failed is queued again: it passed the
+    checks just now, so whatever refused it (a list, a down site) changed.
+    """
     if not isinstance(url, str) or not url.strip():
         raise web_sources.WebError(web_sources.INVALID_INPUT, "Give a URL to add.")
     target = check_url_for_workspace(workspace=workspace, url=url)
     existing = Document.objects.filter(
         workspace=workspace, source_url=target.url
     ).first()
+    if existing is not None and _fetch_failed(existing):
+        services.document_retry(document=existing)
+        existing.refresh_from_db()
+        return services.Created(document=existing, duplicate=False)
     if existing is not None:
         return services.Created(document=existing, duplicate=True)
     with transaction.atomic():
@@ -58,6 +74,12 @@ def document_create_from_url(
         )
         queue.send_on_commit(queue.INGEST, str(document.id))
     return services.Created(document=document, duplicate=False)
+
+
+def _fetch_failed(document: Document) -> bool:
+    return document.status == Document.Status.FAILED and (
+        not document.original or failures.kind_for(document.failure_kind).retryable
+    )
 
 
 def document_refresh(*, document: Document) -> None:
@@ -105,7 +127,13 @@ def _refetch(document_id: Any) -> bool:
     store_snapshot(found, fetched)
     with transaction.atomic():
         Document.objects.filter(id=found.id).update(
-            status=Document.Status.QUEUED, file_id="", stage="", progress=0, error=""
+            status=Document.Status.QUEUED,
+            file_id="",
+            stage="",
+            progress=0,
+            error="",
+            failure_kind="",
+            updated=timezone.now(),
         )
         if old_file_id:
             # Owed, not deleted here: a Files API outage must not orphan it.

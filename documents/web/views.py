@@ -14,6 +14,7 @@ from documents.forms import WorkspaceWebForm
 from documents.remote.web import WebError
 from documents.teams.permissions import ADMIN, EDITOR, require_role
 from documents.web import documents as web_documents
+from documents.web import settings as web_settings
 
 MAX_URLS_PER_POST = 20
 
@@ -80,7 +81,9 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
     require_role(user=request.user, workspace=workspace, role=ADMIN)
     form = WorkspaceWebForm(request.POST or None, instance=workspace)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        web_settings.workspace_web_settings_save(
+            workspace=workspace, form=form, user=request.user
+        )
         messages.success(request, "Web settings saved.")
         return redirect("documents:settings")
     return render(

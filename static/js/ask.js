@@ -1,7 +1,37 @@
 // Ask forms stream the answer as it is written (Server-Sent Events over fetch),
 // then open the stored answer page. Without JavaScript the form posts as usual.
+// The question box counts characters against the server's limit and says so
+// before the server has to: nothing is cut, and a refused question stays.
 (function () {
   "use strict";
+
+  function number(n) { return n.toLocaleString("en-US"); }
+
+  function counter(form) {
+    var box = form.querySelector("textarea[name=question]");
+    var note = form.querySelector(".counter");
+    var max = parseInt(box && box.getAttribute("data-max"), 10);
+    if (!box || !note || !max) return function () {};
+    function update() {
+      var length = box.value.trim().length;
+      var over = length - max;
+      note.classList.toggle("error", over > 0);
+      if (over > 0) {
+        note.textContent = number(length) + " characters: " + number(over) +
+          " over the " + number(max) + "-character limit. Shorten the question to ask it.";
+        box.setCustomValidity("The question is " + number(over) + " characters over the limit of " + number(max) + ".");
+      } else {
+        note.textContent = length ? number(length) + " / " + number(max) + " characters" : "Up to " + number(max) + " characters.";
+        box.setCustomValidity("");
+      }
+    }
+    box.addEventListener("input", update);
+    update();
+    return function (message) {
+      note.classList.add("error");
+      note.textContent = message;
+    };
+  }
 
   function parse(frame) {
     var event = "message", data = "";
@@ -22,7 +52,7 @@
     return a;
   }
 
-  function stream(form, output) {
+  function stream(form, output, refuse) {
     var button = form.querySelector("button[type=submit]");
     var body = new FormData(form);
     output.hidden = false;
@@ -37,6 +67,13 @@
       credentials: "same-origin",
       headers: { "Accept": "text/event-stream" }
     }).then(function (response) {
+      if (response.status === 400) {
+        // Refused (too long, empty): say why and keep the question in the box.
+        return response.json().then(function (body) {
+          output.hidden = true;
+          refuse(body.error || "The question was refused.");
+        });
+      }
       if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
       var reader = response.body.getReader();
       var decoder = new TextDecoder();
@@ -72,12 +109,13 @@
     });
   }
 
-  document.querySelectorAll("form[data-stream]").forEach(function (form) {
+  document.querySelectorAll("form.ask").forEach(function (form) {
+    var refuse = counter(form);
     var output = form.parentNode.querySelector("#stream");
-    if (!output || !window.fetch || !window.ReadableStream) return;
+    if (!form.hasAttribute("data-stream") || !output || !window.fetch || !window.ReadableStream) return;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      stream(form, output);
+      stream(form, output, refuse);
     });
   });
 })();

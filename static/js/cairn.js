@@ -9,9 +9,12 @@
       target.form.submit();
     }
   });
-  // Forms with data-confirm ask before they are sent.
+  // Forms (or the buttons that submit them) with data-confirm ask first.
   document.addEventListener("submit", function (event) {
-    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    var submitter = event.submitter;
+    var message =
+      (submitter && submitter.getAttribute && submitter.getAttribute("data-confirm")) ||
+      (event.target.getAttribute && event.target.getAttribute("data-confirm"));
     if (message && !window.confirm(message)) {
       event.preventDefault();
     }

@@ -1,46 +1,73 @@
-// Live ingestion status on the document list: polls while anything is in flight.
+// Live ingestion status on the documents list. Polls for the rows on this page
+// that changed since the last answer (the server renders them with the same
+// template as the page), quickly while any is in flight, slowly otherwise, and
+// not at all while the tab is hidden.
 (function () {
   "use strict";
   var table = document.getElementById("documents");
   if (!table) return;
   var url = table.getAttribute("data-status-url");
-  var busy = { queued: true, processing: true };
+  var since = table.getAttribute("data-now");
+  var added = document.getElementById("added");
+  var timer = null;
+  var FAST = 1500, SLOW = 15000;
 
-  function set(row, role, value) {
-    var el = row.querySelector('[data-role="' + role + '"]');
-    if (!el) return;
-    if (role === "progress") el.value = value;
-    else if (role === "status") {
-      el.textContent = value;
-      el.className = "status status-" + value;
-    } else el.textContent = value === null || value === undefined ? "" : value;
+  function rows() { return table.querySelectorAll("tbody tr[data-id]"); }
+
+  function inFlight() {
+    return table.querySelector('tr[data-status="queued"], tr[data-status="processing"]') !== null;
+  }
+
+  function replace(doc) {
+    var row = table.querySelector('tr[data-id="' + doc.id + '"]');
+    if (!row || row.getAttribute("data-version") === doc.version) return;
+    if (row.contains(document.activeElement)) return; // never pull a button from under a click
+    var holder = document.createElement("tbody");
+    holder.innerHTML = doc.html.trim();
+    var fresh = holder.querySelector("tr");
+    if (!fresh) return;
+    fresh.setAttribute("data-version", doc.version);
+    row.replaceWith(fresh);
   }
 
   function tick() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    timer = null;
+    var ids = Array.prototype.map.call(rows(), function (r) { return r.getAttribute("data-id"); });
+    if (!ids.length) { schedule(SLOW); return; }
+    var query = "?ids=" + ids.join(",") + "&since=" + encodeURIComponent(since) +
+      "&list=" + encodeURIComponent(window.location.search.replace(/^\?/, ""));
+    fetch(url + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
-        var pending = false;
-        data.documents.forEach(function (doc) {
-          var row = table.querySelector('tr[data-id="' + doc.id + '"]');
-          if (!row) { pending = true; return; }
-          set(row, "title", doc.title);
-          set(row, "status", doc.status);
-          set(row, "progress", doc.progress);
-          set(row, "stage", doc.status === "ready" ? "" : doc.stage);
-          set(row, "error", doc.error);
-          set(row, "pages", doc.pages);
-          set(row, "chunks", doc.chunk_count);
-          set(row, "file", doc.file_id || doc.files_api_note);
-          var retry = row.querySelector('[data-role="retry"]');
-          if (retry) retry.hidden = doc.status !== "failed";
-          if (busy[doc.status]) pending = true;
-        });
-        schedule(pending ? 1000 : 5000);
+        since = data.now;
+        data.documents.forEach(replace);
+        if (data.added && added) {
+          var shown = parseInt(added.getAttribute("data-count") || "0", 10) + data.added;
+          added.setAttribute("data-count", shown);
+          added.querySelector("span").textContent = shown + " new document" + (shown === 1 ? "" : "s") + " since this page opened.";
+          added.hidden = false;
+        }
+        schedule(inFlight() ? FAST : SLOW);
       })
-      .catch(function () { schedule(5000); });
+      .catch(function () { schedule(SLOW); });
   }
 
-  function schedule(ms) { window.setTimeout(tick, ms); }
-  tick();
+  function schedule(ms) {
+    if (timer !== null) window.clearTimeout(timer);
+    timer = document.hidden ? null : window.setTimeout(tick, ms);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) schedule(0);
+    else if (timer !== null) { window.clearTimeout(timer); timer = null; }
+  });
+  schedule(inFlight() ? FAST : SLOW);
+
+  // The filters apply as soon as a choice changes.
+  var filters = document.getElementById("filters");
+  if (filters) {
+    filters.querySelectorAll("select").forEach(function (select) {
+      select.addEventListener("change", function () { filters.submit(); });
+    });
+  }
 })();

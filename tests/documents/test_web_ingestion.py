@@ -11,6 +11,7 @@ from django.test import Client
 
 from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
+from documents.remote import web as web_sources
 from documents.remote.web import WebError
 from documents.services import workspace_default_for_user
 from documents.web import documents as web_documents
@@ -83,14 +84,56 @@ def test_a_refused_fetch_fails_the_document_with_the_error_code(
     assert "unsupported_content_type" in document.error
 
 
-def test_loopback_is_refused_without_the_test_setting(
+def test_loopback_is_refused_at_once_without_the_test_setting(
     user: Any, workspace: Any, local_web: LocalWeb
 ) -> None:
     url = local_web.page("/travel", ARTICLE)
-    document = _add(workspace, user, url)
-    assert document.status == "failed"
-    assert "url_not_allowed" in document.error
+    with pytest.raises(WebError) as caught:
+        _add(workspace, user, url)
+    assert caught.value.code == "url_not_allowed"
+    assert not Document.objects.exists()
     assert local_web.hosts == []
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_once(
+    user: Any, workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_sources, "resolve", lambda host, port: ["10.1.2.3"])
+    with pytest.raises(WebError) as caught:
+        web_documents.document_create_from_url(
+            workspace=workspace, uploader=user, url="http://wiki.internal/Onboarding"
+        )
+    assert caught.value.code == "url_not_allowed"
+    assert "10.1.2.3" in caught.value.message and "Web settings" in caught.value.message
+    assert not Document.objects.exists()
+
+
+def test_a_name_that_does_not_resolve_yet_is_left_to_the_worker(
+    user: Any, workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(host: str, port: int) -> list[str]:
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(web_sources, "resolve", fail)
+    created = web_documents.document_create_from_url(
+        workspace=workspace, uploader=user, url="https://flaky-dns.example/page"
+    )
+    assert created.document.status == "queued"
+
+
+def test_a_page_that_could_not_be_reached_offers_a_retry_and_a_refused_one_not(
+    user: Any, workspace: Any, local_web: LocalWeb, loopback_allowed: Any, web: Client
+) -> None:
+    down = _add(workspace, user, local_web.base_url + "/missing")
+    assert down.status == "failed" and down.failure_kind == "url_unreachable"
+    wrong = _add(workspace, user, local_web.page("/x.json", b"{}", "application/json"))
+    assert wrong.failure_kind == "url_unsupported"
+    html = web.get("/documents/").content.decode()
+    assert f'action="/documents/{down.id}/retry"' in html
+    assert f'action="/documents/{wrong.id}/retry"' not in html
+    assert "could not be fetched" in html
+    # A refused URL offers neither a retry nor a refresh.
+    assert f'action="/documents/{wrong.id}/refresh"' not in html
 
 
 def test_the_workspace_domain_lists_apply_before_queueing(
@@ -290,19 +333,34 @@ def test_the_api_adds_a_url_and_refuses_with_the_error_codes(
     for payload, code in (
         ({"url": "https://example.com/" + "x" * 250}, "url_too_long"),
         ({"url": "gopher://example.com/"}, "url_not_allowed"),
-        ({"url": "http://127.0.0.1/"}, None),
+        # Never fetched, so refused now rather than accepted and failed later.
+        ({"url": "http://127.0.0.1/"}, "url_not_allowed"),
+        ({"url": "http://10.0.0.7/wiki"}, "url_not_allowed"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, "url_not_allowed"),
+        ({"url": "http://[::ffff:192.168.1.1]/"}, "url_not_allowed"),
         ({"link": "https://example.com/"}, "invalid_input"),
         ({"url": "not a url"}, "invalid_input"),
     ):
         response = api.post(
             "/api/v1/documents", json.dumps(payload), content_type="application/json"
         )
-        if code is None:
-            # The address is checked by the worker; the API only checks the form.
-            assert response.status_code == 201
-            continue
         assert response.status_code == 400, payload
         assert response.json()["error"]["type"] == code
+    assert Document.objects.count() == 1
+
+
+def test_the_api_refuses_a_blocked_domain_at_once(api: Client, user: Any) -> None:
+    workspace = workspace_default_for_user(user=user)
+    workspace.blocked_domains = ["example.com"]
+    workspace.save()
+    response = api.post(
+        "/api/v1/documents",
+        json.dumps({"url": "https://docs.example.com/handbook"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "url_not_allowed"
+    assert not Document.objects.exists()
 
 
 def test_the_page_adds_several_urls_and_reports_each(web: Client, user: Any) -> None:
@@ -319,7 +377,6 @@ def test_the_page_adds_several_urls_and_reports_each(web: Client, user: Any) -> 
         "https://example.com/a",
         "https://example.com/c",
     }
-    assert "Refresh" in text
 
 
 def test_settings_are_for_workspace_admins_and_validate_the_lists(
@@ -368,16 +425,15 @@ def test_settings_are_for_workspace_admins_and_validate_the_lists(
     assert web.get("/documents/settings").status_code == 403
 
 
-@pytest.fixture
-def loopback_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker subprocess reads the test-only setting from its environment."""
-    monkeypatch.setenv("WEB_ALLOW_PRIVATE_ADDRESSES", "1")
-
-
 @pytest.mark.worker
-def test_a_real_worker_fetches_and_ingests_a_url(
-    local_web: LocalWeb, loopback_env: None, worker: Any, api: Client
+def test_a_real_worker_fetches_and_ingests_an_allowed_intranet_url(
+    local_web: LocalWeb, worker: Any, api: Client, user: Any
 ) -> None:
+    # No test-only setting: the workspace allows its intranet address, and
+    # both the API's check and the worker's fetch read that list.
+    workspace = workspace_default_for_user(user=user)
+    workspace.intranet_sources = ["127.0.0.1"]
+    workspace.save()
     url = local_web.page("/travel", ARTICLE)
     response = api.post(
         "/api/v1/documents", json.dumps({"url": url}), content_type="application/json"

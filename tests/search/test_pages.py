@@ -109,4 +109,39 @@ def test_the_page_streams_and_follow_ups_join_the_conversation(
     )
     assert conversation.questions.count() == 2
     html = web.get("/ask/").content.decode()
-    assert "How many days of paid vacation?" in html.split("Your conversations")[1]
+    # One line per conversation: its latest question, how many it holds.
+    recent = html.split("Your recent questions")[1]
+    assert "When do unused days expire?" in recent and "2 questions" in recent
+    assert "How many days of paid vacation?" not in recent
+    assert "Your conversations" not in html
+
+
+def test_a_long_question_is_refused_with_the_limit_and_kept(
+    web: Client, user: Any
+) -> None:
+    from search.api import MAX_QUESTION_CHARS
+
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    page = web.get("/ask/").content.decode()
+    assert "maxlength" not in page  # a paste is never cut silently
+    assert f'data-max="{MAX_QUESTION_CHARS}"' in page
+    question = "Why? " + "x" * MAX_QUESTION_CHARS
+    response = web.post("/ask/", {"question": question})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"the limit is {MAX_QUESTION_CHARS:,}" in html
+    assert f">{question}</textarea>" in html
+    assert not Answer.objects.exists()
+    streamed = web.post("/ask/stream", {"question": question})
+    assert streamed.status_code == 400
+    assert streamed.json()["limit"] == MAX_QUESTION_CHARS
+    assert f"{MAX_QUESTION_CHARS:,}" in streamed.json()["error"]
+
+
+def test_recent_questions_are_shortened(web: Client, user: Any) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    long = "How many vacation days " + "and what else " * 100 + "?"
+    web.post("/ask/", {"question": long})
+    recent = web.get("/ask/").content.decode().split("Your recent questions")[1]
+    assert long not in recent
+    assert "How many vacation days and what else" in recent and "…" in recent

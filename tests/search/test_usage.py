@@ -91,3 +91,21 @@ def test_an_unpriced_model_is_flagged(db: None, settings: Any) -> None:
     _answer(workspace, user, "claude-new", input_tokens=10)
     row = usage_by("workspace", days=1)[0]
     assert row.cost == Decimal(0) and row.unpriced_models == {"claude-new"}
+
+
+def test_offline_answers_are_counted_but_never_called_unpriced(
+    db: None, settings: Any
+) -> None:
+    settings.CLAUDE_PRICES = {}
+    user = make_user()
+    workspace = Workspace.objects.create(name="w")
+    for _ in range(2):
+        Answer.objects.create(
+            question=Question.objects.create(workspace=workspace, user=user, text="q"),
+            mode="offline",
+            model="offline-extractive",
+            text="a",
+        )
+    row = usage_by("workspace", days=1)[0]
+    assert row.answers == 2 and row.offline == 2 and row.all_offline
+    assert row.unpriced_models == set() and row.cost == Decimal(0)
