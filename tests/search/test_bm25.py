@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -24,7 +25,7 @@ def _chunks(workspace: Workspace, texts: list[str]) -> list[int]:
             original_name=f"{i}.txt",
             title=f"doc {i}",
             mime_type="text/plain",
-            sha256=f"{i:064x}",
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
             size=len(text),
             status=Document.Status.READY,
             text=text,
