@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
+from documents.services import workspace_default_for_user
 from tests.factories import PASSWORD, make_user
 from tests.webserver import LocalWeb
 
@@ -16,16 +16,14 @@ PAGE = (
 )
 
 
-@pytest.fixture
-def loopback_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker subprocess reads the test-only setting from its environment."""
-    monkeypatch.setenv("WEB_ALLOW_PRIVATE_ADDRESSES", "1")
-
-
 def test_paste_a_url_and_watch_it_become_a_document(
-    local_web: LocalWeb, loopback_env: None, page: Any, worker: Any
+    local_web: LocalWeb, page: Any, worker: Any
 ) -> None:
     user = make_user()
+    # The loopback server stands in for an intranet host the workspace allows.
+    workspace = workspace_default_for_user(user=user)
+    workspace.intranet_sources = ["127.0.0.1"]
+    workspace.save()
     url = local_web.page("/onboarding", PAGE)
 
     page.goto("/documents/")
