@@ -61,7 +61,7 @@ def test_main_pages_work_under_the_policy_with_no_violation(page: Any) -> None:
     # Delete asks first: dismissing the dialog keeps the document.
     page.goto("/documents/")
     page.once("dialog", lambda dialog: dialog.dismiss())
-    page.click("form[data-confirm] button")
+    page.click("[data-confirm] button, button[data-confirm]")
     page.wait_for_timeout(500)
     assert Document.objects.filter(id=document.id).exists()
 
