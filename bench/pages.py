@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import ingestion
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 WORKSPACE_NAME = "bench pages"
 
@@ -40,23 +42,6 @@ PAGES = (
     ),
     ("ingestion health", "/admin/cairn/health/"),
 )
-
-
-def setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ["CAIRN_SKIP_DOTENV"] = "1"
-    for name in ("ANTHROPIC_API_KEY", "VOYAGE_API_KEY"):
-        os.environ.pop(name, None)
-    import django
-    from django.conf import settings
-
-    from project import embedded
-
-    django.setup()
-    embedded.start_redis(settings.VAR_DIR)
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
 
 
 def seed(count: int) -> tuple[Any, Any]:
@@ -180,7 +165,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-worker", action="store_true")
     parser.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
-    setup()
+    ingestion.setup()
     from django.test import Client
     from django.utils import timezone
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from typing import Any
 
 from django.contrib.auth import get_user_model
+
+from documents.models import Chunk, Document, Workspace
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -75,3 +78,32 @@ def make_documents(workspace: Any, count: int) -> list[Any]:
             )
         )
     return Document.objects.bulk_create(documents)
+
+
+def make_chunks(workspace: Workspace, texts: list[str]) -> list[Chunk]:
+    """One ready document per text, one chunk each, without vectors."""
+    documents = Document.objects.bulk_create(
+        Document(
+            workspace=workspace,
+            original_name=f"{i}.txt",
+            title=f"doc {i}",
+            mime_type="text/plain",
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
+            size=len(text),
+            status=Document.Status.READY,
+            text=text,
+        )
+        for i, text in enumerate(texts)
+    )
+    return Chunk.objects.bulk_create(
+        Chunk(
+            document=document,
+            workspace=workspace,
+            ordinal=0,
+            text=text,
+            start_char=0,
+            end_char=len(text),
+            token_estimate=len(text) // 4,
+        )
+        for document, text in zip(documents, texts, strict=True)
+    )

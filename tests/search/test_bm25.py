@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any
 
@@ -15,36 +14,12 @@ from documents.services import document_delete
 from search import bm25
 from search.retrieval import text_ids
 from tests.conftest import ingested
+from tests.factories import make_chunks
 
 
 def _chunks(workspace: Workspace, texts: list[str]) -> list[int]:
     """One ready document per text, one chunk each (no vectors: BM25 only)."""
-    documents = Document.objects.bulk_create(
-        Document(
-            workspace=workspace,
-            original_name=f"{i}.txt",
-            title=f"doc {i}",
-            mime_type="text/plain",
-            sha256=hashlib.sha256(text.encode()).hexdigest(),
-            size=len(text),
-            status=Document.Status.READY,
-            text=text,
-        )
-        for i, text in enumerate(texts)
-    )
-    chunks = Chunk.objects.bulk_create(
-        Chunk(
-            document=document,
-            workspace=workspace,
-            ordinal=0,
-            text=text,
-            start_char=0,
-            end_char=len(text),
-            token_estimate=len(text) // 4,
-        )
-        for document, text in zip(documents, texts, strict=True)
-    )
-    return [chunk.id for chunk in chunks]
+    return [chunk.id for chunk in make_chunks(workspace, texts)]
 
 
 def _recount(workspace_id: int) -> tuple[dict[str, int], tuple[int, int]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from typing import Any
 
 from django.db import connection, transaction
 
 from documents.ingestion.spaces import ensure_active_space, get_embedder
-from documents.models import Chunk, Document, Workspace
+from documents.models import Chunk, Workspace
 from search.evaluation import store_vectors
 from search.retrieval import (
     chunk_search,
@@ -20,37 +19,14 @@ from search.retrieval import (
     text_ids,
     vector_literal,
 )
+from tests.factories import make_chunks
 from tests.fakes.voyage import FakeVoyage
 
 
 def _chunks(workspace: Workspace, texts: list[str], vectors: Any = None) -> list[int]:
     """One ready document per text, one chunk each; offline vectors unless given."""
     embedded = vectors or get_embedder().embed_documents(texts)
-    documents = Document.objects.bulk_create(
-        Document(
-            workspace=workspace,
-            original_name=f"{i}.txt",
-            title=f"doc {i}",
-            mime_type="text/plain",
-            sha256=hashlib.sha256(text.encode()).hexdigest(),
-            size=len(text),
-            status=Document.Status.READY,
-            text=text,
-        )
-        for i, text in enumerate(texts)
-    )
-    chunks = Chunk.objects.bulk_create(
-        Chunk(
-            document=document,
-            workspace=workspace,
-            ordinal=0,
-            text=text,
-            start_char=0,
-            end_char=len(text),
-            token_estimate=len(text) // 4,
-        )
-        for document, text in zip(documents, texts, strict=True)
-    )
+    chunks = make_chunks(workspace, texts)
     store_vectors(chunks, list(embedded))
     return [chunk.id for chunk in chunks]
 
