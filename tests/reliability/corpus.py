@@ -228,7 +228,7 @@ def pdf_text_flood(full: bool) -> bytes:
     """One page carrying 3,000,000 (full) or 300,000 characters of text."""
     count = 3_000_000 if full else 300_000
     # PDFium keeps at most 32,767 characters of one string: many short ones.
-    line = b"(" + b"lorem ipsum " * 80 + b") Tj\n"
+    line = b"(" + b"text filler " * 80 + b") Tj\n"
     ops = b"BT /F1 1 Tf 0 10 Td\n" + line * (count // 960) + b"ET"
     compressed = zlib.compress(ops, 9)
     return _pages_pdf([_stream(compressed, b"/Filter /FlateDecode")])
