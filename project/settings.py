@@ -340,9 +340,12 @@ if CLAUDE_CACHE_TTL not in ("5m", "1h"):
     )
 VOYAGE_API_KEY = env_str("VOYAGE_API_KEY")
 VOYAGE_BASE_URL = env_str("VOYAGE_BASE_URL") or None
-EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-3.5")
 # The desired embedding space: model (Voyage; offline-lexical-v2 without a key) and
 # width. Changing either re-embeds every chunk in the background (documents/spaces.py).
+# voyage-4 is the general-purpose model of Voyage's text embeddings page
+# (docs.voyageai.com/docs/embeddings); voyage-context-3 and voyage-context-4 embed
+# each document's chunks together (contextualized chunk embeddings).
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "voyage-4")
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 1024)
 # Chunks per re-embedding batch, seconds per build task before it re-queues
 # itself, and how long a retired space's vectors stay for queries in flight.

@@ -249,7 +249,7 @@ def test_an_online_model_and_dimension_switch_uses_the_right_model_throughout(
 ) -> None:
     settings.EMBEDDING_BUILD_BATCH = 1
     handbook = ingested(user, "handbook.md", HANDBOOK.encode())
-    assert EmbeddingSpace.objects.get(status="active").name == "voyage-3.5/1024"
+    assert EmbeddingSpace.objects.get(status="active").name == "voyage-4/1024"
     settings.EMBEDDING_MODEL = "voyage-3-large"
     settings.EMBEDDING_DIMENSIONS = 512
     spaces.spaces_reconcile(enqueue=False)
@@ -265,14 +265,14 @@ def test_an_online_model_and_dimension_switch_uses_the_right_model_throughout(
         for b in requests
         if b["input_type"] == "query"
     ]
-    assert query == [("voyage-3.5", 1024)]
+    assert query == [("voyage-4", 1024)]
     documents = {
         (b["model"], b["output_dimension"])
         for b in requests
         if b["input_type"] == "document"
     }
-    assert documents == {("voyage-3.5", 1024), ("voyage-3-large", 512)}
-    assert set(_vector_counts(memo)) == {"voyage-3.5/1024", "voyage-3-large/512"}
+    assert documents == {("voyage-4", 1024), ("voyage-3-large", 512)}
+    assert set(_vector_counts(memo)) == {"voyage-4/1024", "voyage-3-large/512"}
 
     assert spaces.space_build(space_id=building.pk).state == "active"
     fake_voyage.requests.clear()

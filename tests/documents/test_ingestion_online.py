@@ -34,7 +34,7 @@ def test_text_goes_up_as_the_extracted_plain_text(
     # The Files API is GA: no beta header, and the GA path (no ?beta=true).
     assert "anthropic-beta" not in upload.headers
     assert upload.query == {}
-    assert document.embedding_model == "voyage-3.5"
+    assert document.embedding_model == "voyage-4"
     embeds = _posts(fake_voyage, "/v1/embeddings")
     assert embeds
     assert all(r.body["input_type"] == "document" for r in embeds)
