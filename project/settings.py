@@ -358,26 +358,34 @@ API_MAX_RETRIES = env_int("API_MAX_RETRIES", 3)
 FILES_ORPHAN_GRACE_MINUTES = env_int("FILES_ORPHAN_GRACE_MINUTES", 60)
 
 # US dollars per million tokens, for the usage page's estimated cost (search/usage.py).
-# Cache writes are the 5-minute TTL price. A model missing here is costed at zero
-# and flagged as unpriced.
+# Cache writes have two prices (platform.claude.com/docs/en/about-claude/pricing):
+# "cache_write" for the 5-minute TTL (1.25x input) and "cache_write_1h" for the
+# 1-hour TTL (2x input); Claude's usage splits the writes by TTL. A model missing
+# here is costed at zero and flagged as unpriced.
 CLAUDE_PRICES: dict[str, dict[str, str]] = {
     "claude-sonnet-5-5": {
-        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50"
+        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50",
+        "cache_write_1h": "4",
     },
     "claude-sonnet-5": {
-        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50"
+        "input": "2", "output": "10", "cache_read": "0.20", "cache_write": "2.50",
+        "cache_write_1h": "4",
     },
     "claude-opus-4-5": {
-        "input": "5", "output": "25", "cache_read": "0.50", "cache_write": "6.25"
+        "input": "5", "output": "25", "cache_read": "0.50", "cache_write": "6.25",
+        "cache_write_1h": "10",
     },
     "claude-sonnet-4-6": {
-        "input": "3", "output": "15", "cache_read": "0.30", "cache_write": "3.75"
+        "input": "3", "output": "15", "cache_read": "0.30", "cache_write": "3.75",
+        "cache_write_1h": "6",
     },
     "claude-sonnet-4-5": {
-        "input": "3", "output": "15", "cache_read": "0.30", "cache_write": "3.75"
+        "input": "3", "output": "15", "cache_read": "0.30", "cache_write": "3.75",
+        "cache_write_1h": "6",
     },
     "claude-haiku-4-5": {
-        "input": "1", "output": "5", "cache_read": "0.10", "cache_write": "1.25"
+        "input": "1", "output": "5", "cache_read": "0.10", "cache_write": "1.25",
+        "cache_write_1h": "2",
     },
 }  # fmt: skip
 

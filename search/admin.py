@@ -89,6 +89,7 @@ class AnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj.output_tokens,
             obj.cache_read_tokens,
             obj.cache_write_tokens,
+            obj.cache_write_1h_tokens,
         )
         return f"{value:.4f}"
 

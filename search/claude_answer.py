@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
+
 from documents.remote.files import (
     document_reupload_expired,
     document_reupload_unusable,
@@ -20,11 +22,23 @@ from search.retrieval import Hit
 
 
 def usage_of(raw: dict[str, Any]) -> dict[str, int]:
+    """Claude's usage as Answer's fields; cache writes split by TTL for pricing.
+
+    cache_creation (the SDK's CacheCreation) says how many writes were for an
+    hour; without it, every write was made with the TTL Cairn asked for.
+    """
+    written = int(raw.get("cache_creation_input_tokens") or 0)
+    by_ttl = raw.get("cache_creation")
+    if isinstance(by_ttl, dict):
+        one_hour = int(by_ttl.get("ephemeral_1h_input_tokens") or 0)
+    else:
+        one_hour = written if settings.CLAUDE_CACHE_TTL == "1h" else 0
     return {
         "input_tokens": int(raw.get("input_tokens") or 0),
         "output_tokens": int(raw.get("output_tokens") or 0),
         "cache_read_tokens": int(raw.get("cache_read_input_tokens") or 0),
-        "cache_write_tokens": int(raw.get("cache_creation_input_tokens") or 0),
+        "cache_write_tokens": written,
+        "cache_write_1h_tokens": min(one_hour, written),
     }
 
 

@@ -85,7 +85,10 @@ class Answer(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cache_read_tokens = models.PositiveIntegerField(default=0)
+    # Every cache write; of them, cache_write_1h_tokens were written with the
+    # one-hour TTL, which costs more than the five-minute one.
     cache_write_tokens = models.PositiveIntegerField(default=0)
+    cache_write_1h_tokens = models.PositiveIntegerField(default=0)
     # Estimated from settings.CLAUDE_PRICES at the time of answering.
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
@@ -104,6 +107,8 @@ class Answer(models.Model):
             "output_tokens": self.output_tokens,
             "cache_read_input_tokens": self.cache_read_tokens,
             "cache_creation_input_tokens": self.cache_write_tokens,
+            # Of the writes, those made for an hour (priced at 2x input).
+            "cache_creation_1h_input_tokens": self.cache_write_1h_tokens,
         }
 
 

@@ -15,7 +15,12 @@ from django.utils import timezone
 from search.models import Answer
 
 MILLION = Decimal(1_000_000)
-KINDS = ("input", "output", "cache_read", "cache_write")
+# Token counts summed per usage row; cache_write counts writes of both TTLs,
+# cache_write_1h the part of them written for an hour.
+KINDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+# A one-hour cache write costs twice the base input price (the pricing page's
+# "1h cache writes"), the default when a price table entry does not name it.
+CACHE_WRITE_1H_FACTOR = Decimal(2)
 
 
 def price_for(model: str) -> dict[str, Decimal] | None:
@@ -26,22 +31,38 @@ def price_for(model: str) -> dict[str, Decimal] | None:
     table: dict[str, dict[str, str]] = settings.CLAUDE_PRICES
     for name in sorted(table, key=len, reverse=True):
         if model == name or model.startswith(name + "-"):
-            return {kind: Decimal(table[name][kind]) for kind in KINDS}
+            entry = table[name]
+            price = {kind: Decimal(entry[kind]) for kind in KINDS[:4]}
+            price["cache_write_1h"] = Decimal(
+                entry.get("cache_write_1h") or price["input"] * CACHE_WRITE_1H_FACTOR
+            )
+            return price
     return None
 
 
 def estimate_cost(
-    model: str, input: int, output: int, cache_read: int, cache_write: int
+    model: str,
+    input: int,
+    output: int,
+    cache_read: int,
+    cache_write: int,
+    cache_write_1h: int = 0,
 ) -> Decimal:
-    """Estimated US dollars for a call's tokens; zero for an unpriced model."""
+    """Estimated US dollars for a call's tokens; zero for an unpriced model.
+
+    cache_write counts every cache write; cache_write_1h of them were written
+    with the one-hour TTL and cost its price, the rest the five-minute one.
+    """
     price = price_for(model)
     if price is None:
         return Decimal(0)
+    one_hour = min(cache_write_1h, cache_write)
     total = (
         input * price["input"]
         + output * price["output"]
         + cache_read * price["cache_read"]
-        + cache_write * price["cache_write"]
+        + (cache_write - one_hour) * price["cache_write"]
+        + one_hour * price["cache_write_1h"]
     )
     return (total / MILLION).quantize(Decimal("0.000001"))
 
@@ -57,6 +78,7 @@ class Row:
     output: int = 0
     cache_read: int = 0
     cache_write: int = 0
+    cache_write_1h: int = 0
     cost: Decimal = Decimal(0)
     unpriced_models: set[str] = field(default_factory=set)
     # Answers of the offline answerer: no tokens bought, nothing to price.
@@ -75,6 +97,7 @@ def answer_cost(model: str, usage: dict[str, int]) -> Decimal:
         output=usage.get("output_tokens", 0),
         cache_read=usage.get("cache_read_tokens", 0),
         cache_write=usage.get("cache_write_tokens", 0),
+        cache_write_1h=usage.get("cache_write_1h_tokens", 0),
     )
 
 
@@ -90,6 +113,7 @@ def _grouped(since: date, group: list[str]) -> list[dict[str, Any]]:
             output=Sum("output_tokens"),
             cache_read=Sum("cache_read_tokens"),
             cache_write=Sum("cache_write_tokens"),
+            cache_write_1h=Sum("cache_write_1h_tokens"),
         )
         .order_by()
     )
@@ -125,6 +149,7 @@ def usage_by(group: str, *, days: int = 30) -> list[Row]:
                 item["output"] or 0,
                 item["cache_read"] or 0,
                 item["cache_write"] or 0,
+                item["cache_write_1h"] or 0,
             )
             if price_for(item["model"]) is None:
                 row.unpriced_models.add(item["model"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from documents.models import Chunk, Document
@@ -208,3 +209,38 @@ def test_a_one_hour_cache_ttl_marks_the_documents_prefix(
     *documents, _question = request.body["messages"][-1]["content"]
     assert documents[-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     assert all("cache_control" not in block for block in documents[:-1])
+
+
+def test_one_hour_cache_writes_are_priced_at_twice_the_input_price(
+    online: Any, api: Client, user: Any, fake_anthropic: FakeAnthropic, settings: Any
+) -> None:
+    """The pricing page: 5-minute writes cost 1.25x input, one-hour writes 2x."""
+    settings.CLAUDE_PRICES = {
+        settings.CLAUDE_MODEL: {
+            "input": "4",
+            "output": "0",
+            "cache_read": "0",
+            "cache_write": "5",
+            "cache_write_1h": "8",
+        }
+    }
+    fake_anthropic.min_cacheable_tokens = 1
+    # Entries expire at once: every question writes its prefix again.
+    fake_anthropic.cache_ttl_s = 0.0
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    settings.CLAUDE_CACHE_TTL = "1h"
+    body = _ask(api, "How many vacation days?")
+    answer = Answer.objects.get(code=body["id"])
+    written = answer.cache_write_tokens
+    assert written > 0 and answer.cache_write_1h_tokens == written
+    assert body["usage"]["cache_creation_1h_input_tokens"] == written
+    expected = (answer.input_tokens * 4 + written * 8) / 1_000_000
+    assert float(answer.cost_usd) == pytest.approx(expected, abs=1e-6)
+    assert float(body["cost_usd"]) == pytest.approx(expected, abs=1e-6)
+
+    # The same question with the five-minute TTL: its writes cost 1.25x.
+    settings.CLAUDE_CACHE_TTL = "5m"
+    again = Answer.objects.get(code=_ask(api, "How many vacation days?")["id"])
+    assert again.cache_write_tokens == written and again.cache_write_1h_tokens == 0
+    expected = (again.input_tokens * 4 + written * 5) / 1_000_000
+    assert float(again.cost_usd) == pytest.approx(expected, abs=1e-6)

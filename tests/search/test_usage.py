@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from documents.models import Workspace
+from search.claude_answer import usage_of
 from search.models import Answer, Question
 from search.usage import chart_bars, estimate_cost, price_for, usage_by
 from tests.factories import make_user
@@ -109,3 +110,76 @@ def test_offline_answers_are_counted_but_never_called_unpriced(
     row = usage_by("workspace", days=1)[0]
     assert row.answers == 2 and row.offline == 2 and row.all_offline
     assert row.unpriced_models == set() and row.cost == Decimal(0)
+
+
+def test_one_hour_cache_writes_cost_twice_the_input_price(settings: Any) -> None:
+    settings.CLAUDE_PRICES = {
+        "claude-x": {
+            "input": "3",
+            "output": "15",
+            "cache_read": "0.30",
+            "cache_write": "3.75",
+            "cache_write_1h": "6",
+        },
+        # No one-hour price named: twice the input price.
+        "claude-y": {
+            "input": "1",
+            "output": "0",
+            "cache_read": "0",
+            "cache_write": "0",
+        },
+    }
+    five_minutes = estimate_cost("claude-x", 0, 0, 0, 1_000_000)
+    one_hour = estimate_cost("claude-x", 0, 0, 0, 1_000_000, cache_write_1h=1_000_000)
+    mixed = estimate_cost("claude-x", 0, 0, 0, 1_000_000, cache_write_1h=250_000)
+    assert (five_minutes, one_hour) == (Decimal("3.75"), Decimal("6"))
+    assert mixed == Decimal("0.75") * Decimal("3.75") + Decimal("0.25") * 6
+    assert price_for("claude-y")["cache_write_1h"] == Decimal(2)  # type: ignore[index]
+
+
+def test_the_usage_page_prices_one_hour_writes_apart(db: None, settings: Any) -> None:
+    settings.CLAUDE_PRICES = {
+        "claude-x": {
+            "input": "1",
+            "output": "0",
+            "cache_read": "0",
+            "cache_write": "1.25",
+            "cache_write_1h": "2",
+        }
+    }
+    user, red = make_user(), Workspace.objects.create(name="red")
+    _answer(red, user, "claude-x", cache_write_tokens=1_000_000)
+    _answer(
+        red,
+        user,
+        "claude-x",
+        cache_write_tokens=1_000_000,
+        cache_write_1h_tokens=1_000_000,
+    )
+    (row,) = usage_by("workspace", days=1)
+    assert row.cache_write == 2_000_000 and row.cache_write_1h == 1_000_000
+    assert row.cost == Decimal("3.25")
+
+
+def test_writes_without_a_ttl_breakdown_take_the_ttl_cairn_asked_for(
+    settings: Any,
+) -> None:
+    raw = {"input_tokens": 5, "output_tokens": 7, "cache_creation_input_tokens": 40}
+    settings.CLAUDE_CACHE_TTL = "1h"
+    assert usage_of(raw)["cache_write_1h_tokens"] == 40
+    settings.CLAUDE_CACHE_TTL = "5m"
+    assert usage_of(raw)["cache_write_1h_tokens"] == 0
+    split = {
+        **raw,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": 30,
+            "ephemeral_1h_input_tokens": 10,
+        },
+    }
+    assert usage_of(split) == {
+        "input_tokens": 5,
+        "output_tokens": 7,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 40,
+        "cache_write_1h_tokens": 10,
+    }
