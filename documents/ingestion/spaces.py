@@ -180,12 +180,13 @@ def embed_for_live_spaces(
     *,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> list[EmbeddingSpace]:
-    """Embed texts in every live space, then call store under the space locks.
+    """Embed one document's texts in every live space, then store them under locks.
 
-    store(vectors_by_space, spaces) runs inside a transaction holding FOR SHARE
-    on the live spaces, and only once vectors exist for each of them; if a
-    switch began or finished while embedding, the missing space is embedded
-    too and the check repeats. Returns the spaces written.
+    texts are the document's chunks in reading order (a contextual space embeds
+    them together). store(vectors_by_space, spaces) runs inside a transaction
+    holding FOR SHARE on the live spaces, and only once vectors exist for each
+    of them; if a switch began or finished while embedding, the missing space
+    is embedded too and the check repeats. Returns the spaces written.
     """
     done: dict[int, list[list[float]]] = {}
     while True:
@@ -193,7 +194,9 @@ def embed_for_live_spaces(
         total = (len(done) + len(wanted)) * len(texts)
         for space in wanted:
             done[space.pk] = embedder_for(space).embed_documents(
-                texts, on_batch=_offset(on_batch, len(done) * len(texts), total)
+                texts,
+                on_batch=_offset(on_batch, len(done) * len(texts), total),
+                documents=[0] * len(texts),
             )
         with transaction.atomic():
             locked = lock_live_spaces()
@@ -224,13 +227,38 @@ class BuildResult:
 
 _MISSING_SQL = """
 SELECT c.id, c.text, c.heading, c.context,
-       coalesce(nullif(c.search_title, ''), d.title)
+       coalesce(nullif(c.search_title, ''), d.title), c.document_id
 FROM documents_chunk c JOIN documents_document d ON d.id = c.document_id
 WHERE c.id > %s AND NOT EXISTS (
     SELECT 1 FROM documents_chunkvector v WHERE v.space_id = %s AND v.chunk_id = c.id
 )
 ORDER BY c.id
 LIMIT %s
+"""
+
+# A contextual space's batch: whole documents, every chunk of each in reading
+# order (those that already have a vector too, as their context), taking
+# documents with a missing vector in id order while the chunks before them
+# are fewer than the batch size (so at least one, however long).
+_MISSING_DOCUMENTS_SQL = """
+WITH missing AS (
+    SELECT c.document_id, count(*) AS n FROM documents_chunk c
+    WHERE c.document_id > %s AND NOT EXISTS (
+        SELECT 1 FROM documents_chunkvector v
+        WHERE v.space_id = %s AND v.chunk_id = c.id
+    )
+    GROUP BY c.document_id ORDER BY c.document_id LIMIT %s
+), picked AS (
+    SELECT document_id FROM (
+        SELECT document_id, sum(n) OVER (ORDER BY document_id) - n AS before
+        FROM missing
+    ) counted WHERE before < %s
+)
+SELECT c.id, c.text, c.heading, c.context,
+       coalesce(nullif(c.search_title, ''), d.title), c.document_id
+FROM documents_chunk c JOIN documents_document d ON d.id = c.document_id
+WHERE c.document_id IN (SELECT document_id FROM picked)
+ORDER BY c.document_id, c.ordinal
 """
 
 
@@ -255,7 +283,9 @@ def space_build(
 
     Activates a building space once every chunk has its vector. One builder
     per space at a time (advisory lock); a second returns "busy". max_batches
-    bounds the work too (tests stop a build half way with it).
+    bounds the work too (tests stop a build half way with it). A contextual
+    space is built a few whole documents at a time, so each chunk is embedded
+    with its document's other chunks.
     """
     budget = float(settings.EMBEDDING_BUILD_SLICE_S if budget_s is None else budget_s)
     with space_lock(space_id) as locked:
@@ -270,7 +300,7 @@ def space_build(
         while time.monotonic() < deadline and (
             max_batches is None or batches < max_batches
         ):
-            batch = _missing(space.pk, after)
+            batch = _next_batch(space.pk, after, whole_documents=embedder.contextual)
             if not batch:
                 if after == 0:
                     break
@@ -278,7 +308,8 @@ def space_build(
                 # lower ids than the last batch.
                 after = 0
                 continue
-            after = batch[-1][0]
+            # The cursor: the last chunk id, or the last document id.
+            after = batch[-1][5] if embedder.contextual else batch[-1][0]
             batches += 1
             written += _embed_batch(space, embedder, batch)
         else:
@@ -298,16 +329,27 @@ def _missing(space_id: int, after: int) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+def _next_batch(
+    space_id: int, after: int, *, whole_documents: bool
+) -> list[tuple[Any, ...]]:
+    """The next chunks to embed: after a chunk id, or whole documents after one."""
+    if not whole_documents:
+        return _missing(space_id, after)
+    size = int(settings.EMBEDDING_BUILD_BATCH)
+    with connection.cursor() as cursor:
+        cursor.execute(_MISSING_DOCUMENTS_SQL, [after, space_id, size, size])
+        return list(cursor.fetchall())
+
+
 def _embed_batch(
     space: EmbeddingSpace, embedder: Embedder, batch: list[tuple[Any, ...]]
 ) -> int:
     texts = [
         embedding_input(title=title, heading=heading, context=context, text=text)
-        for _, text, heading, context, title in batch
+        for _, text, heading, context, title, _ in batch
     ]
-    vectors = dict(
-        zip((row[0] for row in batch), embedder.embed_documents(texts), strict=True)
-    )
+    embedded = embedder.embed_documents(texts, documents=[row[5] for row in batch])
+    vectors = dict(zip((row[0] for row in batch), embedded, strict=True))
     with transaction.atomic(), connection.cursor() as cursor:
         # Lock the chunks against deletion while their vectors go in, and skip
         # any deleted (document re-ingested or removed) since they were read.
@@ -465,11 +507,22 @@ class SpaceQueryEmbedder:
         self.name = name
 
     def embed_documents(
-        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[float]]:
         if self._inner is None:
             raise RuntimeError(f"{self.name} cannot embed here")
-        return self._inner.embed_documents(texts, on_batch=on_batch)
+        return self._inner.embed_documents(
+            texts, on_batch=on_batch, documents=documents
+        )
+
+    @property
+    def contextual(self) -> bool:
+        """Whether the space's embedder embeds a document's chunks together."""
+        return self._inner is not None and self._inner.contextual
 
     @property
     def lexical(self) -> bool:

@@ -2,7 +2,9 @@
 
 The rest of Cairn reaches them through documents.ingestion.spaces (`get_embedder()`
 for queries in the active embedding space, documents in every live space) and
-never imports the Voyage SDK itself.
+never imports the Voyage SDK itself. A contextual model (voyage-context-3,
+voyage-context-4) embeds each document's chunks together, so every chunk's
+vector carries its document's context; the others embed each text alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +44,16 @@ MODEL_BATCH_TOKENS = {
 DEFAULT_BATCH_TOKENS = 120_000
 # Our token count is an estimate; batches stay this far inside the budget.
 BATCH_SAFETY = 0.8
+# Contextualized chunk embeddings (docs.voyageai.com: the contextualized chunk
+# embeddings page and its API reference): per request at most 1,000 inputs
+# (documents), 16K chunks and 120K tokens; each input within the model's 32K
+# context length (without auto-chunking, which Cairn does not use: it sends its
+# own chunks, whose character ranges citations need).
+CONTEXTUAL_MODELS = ("voyage-context-3", "voyage-context-4")
+CONTEXT_MAX_INPUTS = 1000
+CONTEXT_MAX_CHUNKS = 16_000
+CONTEXT_BATCH_TOKENS = 120_000
+CONTEXT_DOCUMENT_TOKENS = 32_000
 # Letter runs, digit runs and marks apart: tokenizers split "word12x345" into
 # several tokens, and counting it as one word under-filled nothing but
 # over-filled batches of identifiers (found by the fake's own, stricter count).
@@ -49,12 +61,24 @@ _TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
 
 
 class Embedder(Protocol):
-    """Turns texts into unit-length vectors of one width."""
+    """Turns texts into unit-length vectors of one width.
+
+    documents names the document of each text (texts of one document adjacent,
+    in reading order); a contextual embedder embeds each document's texts
+    together, the others ignore it. Without it every text is a document.
+    """
 
     name: str
 
+    @property
+    def contextual(self) -> bool: ...
+
     def embed_documents(
-        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[float]]: ...
 
     def embed_query(
@@ -117,6 +141,11 @@ def is_offline_model(model: str) -> bool:
     return model in OFFLINE_MODELS
 
 
+def is_contextual_model(model: str) -> bool:
+    """Whether model embeds a document's chunks together (contextualized_embed)."""
+    return model in CONTEXTUAL_MODELS
+
+
 @lru_cache(maxsize=200_000)
 def _slot(feature: str, dimensions: int) -> tuple[int, float]:
     """The feature's hashed slot and sign (signed feature hashing)."""
@@ -155,6 +184,7 @@ class OfflineEmbedder:
     """
 
     name = OFFLINE_MODELS[-1]
+    contextual = False
 
     def __init__(self, dimensions: int, model: str = OFFLINE_MODELS[-1]) -> None:
         if not is_offline_model(model):
@@ -201,7 +231,11 @@ class OfflineEmbedder:
         return _unit(vector)
 
     def embed_documents(
-        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in batches(texts):
@@ -217,8 +251,47 @@ class OfflineEmbedder:
         return self._vector(text, idf)
 
 
+def _with_retries(call: Callable[[], list[list[float]]]) -> list[list[float]]:
+    """call(), retrying what errors.transient calls passing, with its backoff."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
+                raise
+            time.sleep(
+                backoff_delay(attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0)
+            )
+            attempt += 1
+
+
+def _run_batches(
+    batches: Sequence[Any],
+    embed: Callable[[Any], list[list[float]]],
+    on_batch: Callable[[int], None] | None,
+) -> list[list[float]]:
+    """embed(batch) for each batch, EMBED_CONCURRENCY at a time, in order."""
+    results: list[list[list[float]]] = [[] for _ in batches]
+    done = 0
+    workers = max(1, min(int(settings.EMBED_CONCURRENCY), len(batches)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(embed, batch): index for index, batch in enumerate(batches)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            done += len(results[index])
+            if on_batch is not None:
+                on_batch(done)
+    return [vector for batch in results for vector in batch]
+
+
 class VoyageEmbedder:
     """Voyage embeddings: packed batches, bounded concurrency, retried 429/5xx."""
+
+    contextual = False
 
     def __init__(
         self, *, api_key: str, base_url: str | None, model: str, dimensions: int
@@ -231,55 +304,154 @@ class VoyageEmbedder:
         )
 
     def _embed(self, texts: list[str], input_type: str) -> list[list[float]]:
-        attempt = 0
-        while True:
-            try:
-                result = self._client.embed(
-                    texts,
-                    model=self.name,
-                    input_type=input_type,
-                    truncation=True,
-                    output_dimension=self.dimensions,
-                )
-            except Exception as exc:
-                if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
-                    raise
-                time.sleep(
-                    backoff_delay(
-                        attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0
-                    )
-                )
-                attempt += 1
-                continue
+        def call() -> list[list[float]]:
+            result = self._client.embed(
+                texts,
+                model=self.name,
+                input_type=input_type,
+                truncation=True,
+                output_dimension=self.dimensions,
+            )
             return [list(map(float, vector)) for vector in result.embeddings]
 
+        return _with_retries(call)
+
     def embed_documents(
-        self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[float]]:
         packed = batches(
             texts, max_tokens=MODEL_BATCH_TOKENS.get(self.name, DEFAULT_BATCH_TOKENS)
         )
-        results: list[list[list[float]]] = [[] for _ in packed]
-        done = 0
-        workers = max(1, min(int(settings.EMBED_CONCURRENCY), len(packed)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                pool.submit(self._embed, batch, "document"): index
-                for index, batch in enumerate(packed)
-            }
-            for future in as_completed(futures):
-                index = futures[future]
-                results[index] = future.result()
-                done += len(results[index])
-                if on_batch is not None:
-                    on_batch(done)
-        return [vector for batch in results for vector in batch]
+        return _run_batches(
+            packed, lambda batch: self._embed(batch, "document"), on_batch
+        )
 
     def embed_query(
         self, text: str, *, idf: Mapping[str, float] | None = None
     ) -> list[float]:
         # A learned model weighs terms itself; idf is for the lexical embedder.
         return self._embed([text], "query")[0]
+
+
+def _fit(text: str, budget: int) -> str:
+    """text cut to about budget tokens (a chunk alone over a model's context)."""
+    while count_tokens(text) > budget:
+        text = text[: max(1, int(len(text) * budget / count_tokens(text) * 0.95))]
+    return text
+
+
+def document_windows(
+    texts: Sequence[str], *, max_tokens: int = CONTEXT_DOCUMENT_TOKENS
+) -> list[list[str]]:
+    """One document's chunks as inputs within the model's context length.
+
+    A document over it is cut, between chunks, into consecutive windows each
+    within the budget: a chunk then carries the context of its window (a run
+    of neighbouring chunks), not of the whole document. A single chunk over
+    the budget is cut short, as the embeddings endpoint's truncation would.
+    """
+    budget = int(max_tokens * BATCH_SAFETY)
+    windows: list[list[str]] = []
+    current: list[str] = []
+    tokens = 0
+    for text in texts:
+        text = _fit(text, budget)
+        cost = count_tokens(text)
+        if current and tokens + cost > budget:
+            windows.append(current)
+            current, tokens = [], 0
+        current.append(text)
+        tokens += cost
+    if current:
+        windows.append(current)
+    return windows
+
+
+def context_requests(windows: Sequence[list[str]]) -> list[list[list[str]]]:
+    """Pack inputs, in order, into requests within the inputs/chunks/tokens limits."""
+    budget = int(CONTEXT_BATCH_TOKENS * BATCH_SAFETY)
+    requests: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    chunks = tokens = 0
+    for window in windows:
+        cost = sum(count_tokens(text) for text in window)
+        if current and (
+            len(current) >= CONTEXT_MAX_INPUTS
+            or chunks + len(window) > CONTEXT_MAX_CHUNKS
+            or tokens + cost > budget
+        ):
+            requests.append(current)
+            current, chunks, tokens = [], 0, 0
+        current.append(window)
+        chunks += len(window)
+        tokens += cost
+    if current:
+        requests.append(current)
+    return requests
+
+
+class VoyageContextualEmbedder(VoyageEmbedder):
+    """Contextualized chunk embeddings: each document's chunks embedded together.
+
+    Documents go through `contextualized_embed` as lists of their chunks, as
+    many to a request as its limits allow; a query is a one-chunk input with
+    input_type "query".
+    """
+
+    contextual = True
+
+    def _embed_inputs(
+        self, inputs: list[list[str]], input_type: str
+    ) -> list[list[float]]:
+        def call() -> list[list[float]]:
+            result = self._client.contextualized_embed(
+                inputs=inputs,
+                model=self.name,
+                input_type=input_type,
+                output_dimension=self.dimensions,
+            )
+            return [
+                list(map(float, vector))
+                for document in result.results
+                for vector in document.embeddings
+            ]
+
+        return _with_retries(call)
+
+    def embed_documents(
+        self,
+        texts: Sequence[str],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> list[list[float]]:
+        keys = range(len(texts)) if documents is None else documents
+        if len(keys) != len(texts):
+            raise ValueError("documents must name the document of every text")
+        windows = [
+            window
+            for _, group in itertools.groupby(zip(keys, texts, strict=True), _key)
+            for window in document_windows([text for _, text in group])
+        ]
+        return _run_batches(
+            context_requests(windows),
+            lambda inputs: self._embed_inputs(inputs, "document"),
+            on_batch,
+        )
+
+    def embed_query(
+        self, text: str, *, idf: Mapping[str, float] | None = None
+    ) -> list[float]:
+        (window,) = document_windows([text])
+        return self._embed_inputs([window], "query")[0]
+
+
+def _key(pair: tuple[int, str]) -> int:
+    return pair[0]
 
 
 @lru_cache(maxsize=8)
@@ -289,7 +461,10 @@ def _cached_embedder(
     if is_offline_model(model):
         return OfflineEmbedder(dimensions, model)
     if api_key:
-        return VoyageEmbedder(
+        kind = (
+            VoyageContextualEmbedder if is_contextual_model(model) else VoyageEmbedder
+        )
+        return kind(
             api_key=api_key, base_url=base_url, model=model, dimensions=dimensions
         )
     return OfflineEmbedder(dimensions)

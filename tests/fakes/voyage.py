@@ -1,4 +1,6 @@
-"""Local fake of the Voyage AI embeddings and rerank API, driven by the real SDK.
+"""Local fake of the Voyage AI embeddings, contextualized embeddings and rerank API.
+
+Driven by the real SDK.
 
 The ``voyageai`` SDK (0.5) builds request URLs as ``base_url + "/embeddings"`` by
 plain string concatenation, so the base URL must include ``/v1`` and must not end
@@ -23,6 +25,17 @@ vector. Errors are ``{"detail": message}`` with Voyage's status codes.
 
 The SDK asks for ``encoding_format="base64"`` unless told otherwise and decodes it
 with NumPy (little-endian float32, int8 or uint8), so both encodings are served.
+
+``/v1/contextualizedembeddings`` (``Client.contextualized_embed``) takes ``inputs``,
+a list of documents, each a list of its chunks, and answers one list of chunk
+embeddings per document. Its limits are the API reference's (docs.voyageai.com,
+"Contextualized chunk embedding models"): at most 1,000 inputs, 120K tokens and
+16K chunks per request; and the models page's context length of 32K tokens per
+input without auto-chunking. A chunk's vector is its own features plus its
+document's, scaled to half their weight, so a chunk is near queries naming what
+only its document says; a one-chunk input is embedded as it would be alone.
+``enable_auto_chunking`` is refused (the fake does not chunk; Cairn sends its
+own chunks).
 """
 
 from __future__ import annotations
@@ -82,6 +95,18 @@ EMBED_MODELS: dict[str, EmbedModel] = {
     "voyage-4-lite": EmbedModel(_FLEX, 1024, 32_000, 1_000_000, True),
     "voyage-4-large": EmbedModel(_FLEX, 1024, 32_000, 120_000, True),
 }
+
+
+# Contextualized chunk embedding models (docs.voyageai.com/docs/
+# contextualized-chunk-embeddings; voyage-context-4 is in preview there).
+CONTEXT_MODELS: dict[str, EmbedModel] = {
+    "voyage-context-3": EmbedModel(_FLEX, 1024, 32_000, 120_000, True),
+    "voyage-context-4": EmbedModel(_FLEX, 1024, 32_000, 120_000, True),
+}
+MAX_CONTEXT_INPUTS = 1000
+MAX_CONTEXT_CHUNKS = 16_000
+# A document's share of its chunks' vectors, relative to the chunk's own features.
+CONTEXT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -202,8 +227,33 @@ def _features(text: str, input_type: str | None) -> dict[str, float]:
 
 def embed_text(text: str, input_type: str | None, dimension: int) -> list[float]:
     """Return the unit-length embedding of a text at the given dimension."""
+    return _embed_features(_features(text, input_type), dimension)
+
+
+def embed_in_context(
+    chunks: list[str], input_type: str | None, dimension: int
+) -> list[list[float]]:
+    """Embed each chunk with its document's features at CONTEXT_WEIGHT."""
+    if len(chunks) == 1:
+        return [embed_text(chunks[0], input_type, dimension)]
+    document = _features(" ".join(chunks), None)
+    document_norm = math.sqrt(sum(w * w for w in document.values()))
+    vectors = []
+    for chunk in chunks:
+        features = _features(chunk, input_type)
+        norm = math.sqrt(sum(w * w for w in features.values()))
+        scale = CONTEXT_WEIGHT * norm / document_norm
+        mixed = defaultdict(float, features)
+        for feature, weight in document.items():
+            mixed[feature] += scale * weight
+        vectors.append(_embed_features(mixed, dimension))
+    return vectors
+
+
+def _embed_features(features: dict[str, float], dimension: int) -> list[float]:
+    """Hash weighted features into a unit vector of the given dimension."""
     full = [0.0] * FULL_DIMENSION
-    for feature, weight in _features(text, input_type).items():
+    for feature, weight in features.items():
         for slot, sign in _slots(feature):
             full[slot] += sign * weight
     vector = full[:dimension]
@@ -264,7 +314,7 @@ def relevance(query: str, document: str) -> float:
 
 
 class FakeVoyage(FakeHTTPServer):
-    """Fake Voyage API: POST /v1/embeddings and POST /v1/rerank."""
+    """Fake Voyage API: POST /v1/embeddings, /v1/contextualizedembeddings, /v1/rerank."""
 
     api_keys: set[str] | None
 
@@ -291,7 +341,11 @@ class FakeVoyage(FakeHTTPServer):
 
     def _route(self, incoming: Incoming) -> Reply:
         """Route, authenticate and apply fail_next."""
-        handlers = {"/v1/embeddings": self._embeddings, "/v1/rerank": self._rerank}
+        handlers = {
+            "/v1/embeddings": self._embeddings,
+            "/v1/contextualizedembeddings": self._contextualized_embeddings,
+            "/v1/rerank": self._rerank,
+        }
         handler = handlers.get(incoming.path)
         if handler is None:
             raise VoyageError(404, "Not Found")
@@ -380,6 +434,65 @@ class FakeVoyage(FakeHTTPServer):
                 encode_base64(values, dtype) if encoding == "base64" else values
             )
             data.append({"object": "embedding", "embedding": embedding, "index": index})
+        return {
+            "object": "list",
+            "data": data,
+            "model": model_name,
+            "usage": {"total_tokens": total},
+        }
+
+    def _contextualized_embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer POST /v1/contextualizedembeddings: chunks embedded per document."""
+        model_name = body.get("model")
+        if not isinstance(model_name, str) or not model_name:
+            raise _bad("Field 'model' is required.")
+        model = CONTEXT_MODELS.get(model_name)
+        if model is None:
+            known = ", ".join(sorted(CONTEXT_MODELS))
+            raise _bad(
+                f"Model {model_name} is not supported by the contextualized "
+                f"embeddings endpoint. Supported models: {known}"
+            )
+        if body.get("enable_auto_chunking"):
+            raise _bad("This fake does not implement enable_auto_chunking.")
+        documents = _context_inputs(body.get("inputs"))
+        input_type = body.get("input_type")
+        if input_type not in (None, "query", "document"):
+            raise _bad("Value of 'input_type' must be None, 'query' or 'document'.")
+        if input_type == "query" and any(len(chunks) > 1 for chunks in documents):
+            raise _bad("Each query input must hold exactly one query.")
+        dimension, dtype, encoding = _output_options(body, model, model_name)
+        total = 0
+        for i, chunks in enumerate(documents):
+            tokens = sum(count_tokens(chunk) for chunk in chunks)
+            if tokens > model.context_tokens:
+                raise _bad(
+                    f"Input at index {i} has {tokens} tokens, more than the "
+                    f"context length of {model.context_tokens} for {model_name}."
+                )
+            total += tokens
+        if total > model.batch_tokens:
+            raise _bad(
+                f"The request has {total} tokens, more than the limit of "
+                f"{model.batch_tokens} for {model_name}."
+            )
+        data = []
+        for index, chunks in enumerate(documents):
+            vectors = embed_in_context(chunks, input_type, dimension)
+            data.append(
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "object": "embedding",
+                            "embedding": _encoded(vector, dtype, encoding),
+                            "index": position,
+                        }
+                        for position, vector in enumerate(vectors)
+                    ],
+                    "index": index,
+                }
+            )
         return {
             "object": "list",
             "data": data,
@@ -485,6 +598,68 @@ def _input_texts(value: Any) -> list[str]:
         if not text:
             raise _bad(f"Input at index {i} is an empty string.")
     return texts
+
+
+def _context_inputs(value: Any) -> list[list[str]]:
+    """Validate contextualized inputs: documents, each a non-empty list of chunks."""
+    if not isinstance(value, list) or not value:
+        raise _bad("Field 'inputs' must be a non-empty list of lists of strings.")
+    if len(value) > MAX_CONTEXT_INPUTS:
+        raise _bad(
+            f"The number of inputs ({len(value)}) exceeds the limit of "
+            f"{MAX_CONTEXT_INPUTS}."
+        )
+    chunks = 0
+    for i, document in enumerate(value):
+        if not isinstance(document, list) or not document:
+            raise _bad(f"Input at index {i} must be a non-empty list of strings.")
+        for j, chunk in enumerate(document):
+            if not isinstance(chunk, str) or not chunk:
+                raise _bad(f"Chunk {j} of input {i} must be a non-empty string.")
+        chunks += len(document)
+    if chunks > MAX_CONTEXT_CHUNKS:
+        raise _bad(
+            f"The total number of chunks ({chunks}) exceeds the limit of "
+            f"{MAX_CONTEXT_CHUNKS}."
+        )
+    return value
+
+
+def _output_options(
+    body: dict[str, Any], model: EmbedModel, model_name: str
+) -> tuple[int, str, str | None]:
+    """Validate output_dimension, output_dtype and encoding_format."""
+    dimension = body.get("output_dimension")
+    if dimension is None:
+        dimension = model.default_dimension
+    if isinstance(dimension, bool) or not isinstance(dimension, int):
+        raise _bad("Value of 'output_dimension' must be an integer.")
+    if dimension not in model.dimensions:
+        allowed = ", ".join(str(d) for d in model.dimensions)
+        raise _bad(
+            f"Value of 'output_dimension' must be one of {allowed} for model "
+            f"{model_name}; got {dimension}."
+        )
+    dtype = body.get("output_dtype") or "float"
+    if dtype not in ("float", *_QUANTIZED):
+        raise _bad(
+            "Value of 'output_dtype' must be 'float', 'int8', 'uint8', 'binary' "
+            "or 'ubinary'."
+        )
+    if dtype != "float" and not model.quantization:
+        raise _bad(f"Model {model_name} only supports output_dtype 'float'.")
+    encoding = body.get("encoding_format")
+    if encoding not in (None, "base64"):
+        raise _bad("Value of 'encoding_format' must be None or 'base64'.")
+    return dimension, dtype, encoding
+
+
+def _encoded(vector: list[float], dtype: str, encoding: str | None) -> Any:
+    """An embedding as the response carries it: quantized, maybe base64."""
+    values: list[float] | list[int] = (
+        vector if dtype == "float" else quantize(vector, dtype)
+    )
+    return encode_base64(values, dtype) if encoding == "base64" else values
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
