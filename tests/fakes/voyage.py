@@ -314,7 +314,7 @@ def relevance(query: str, document: str) -> float:
 
 
 class FakeVoyage(FakeHTTPServer):
-    """Fake Voyage API: POST /v1/embeddings, /v1/contextualizedembeddings, /v1/rerank."""
+    """Fake Voyage API: embeddings, contextualized embeddings and rerank (POST)."""
 
     api_keys: set[str] | None
 
