@@ -243,7 +243,7 @@ LIMIT %s
 _MISSING_DOCUMENTS_SQL = """
 WITH missing AS (
     SELECT c.document_id, count(*) AS n FROM documents_chunk c
-    WHERE c.document_id > %s AND NOT EXISTS (
+    WHERE (%s::uuid IS NULL OR c.document_id > %s) AND NOT EXISTS (
         SELECT 1 FROM documents_chunkvector v
         WHERE v.space_id = %s AND v.chunk_id = c.id
     )
@@ -296,19 +296,21 @@ def space_build(
             return BuildResult(0, "gone")
         embedder = embedder_for(space)
         deadline = time.monotonic() + budget
-        written, after, batches = 0, 0, 0
+        # The cursor: the last chunk id, or for a contextual space the last
+        # document id (a UUID; None before the first).
+        start: Any = None if embedder.contextual else 0
+        written, after, batches = 0, start, 0
         while time.monotonic() < deadline and (
             max_batches is None or batches < max_batches
         ):
             batch = _next_batch(space.pk, after, whole_documents=embedder.contextual)
             if not batch:
-                if after == 0:
+                if after == start:
                     break
                 # One more pass from the start: chunks committed late with
                 # lower ids than the last batch.
-                after = 0
+                after = start
                 continue
-            # The cursor: the last chunk id, or the last document id.
             after = batch[-1][5] if embedder.contextual else batch[-1][0]
             batches += 1
             written += _embed_batch(space, embedder, batch)
@@ -330,14 +332,14 @@ def _missing(space_id: int, after: int) -> list[tuple[Any, ...]]:
 
 
 def _next_batch(
-    space_id: int, after: int, *, whole_documents: bool
+    space_id: int, after: Any, *, whole_documents: bool
 ) -> list[tuple[Any, ...]]:
     """The next chunks to embed: after a chunk id, or whole documents after one."""
     if not whole_documents:
         return _missing(space_id, after)
     size = int(settings.EMBEDDING_BUILD_BATCH)
     with connection.cursor() as cursor:
-        cursor.execute(_MISSING_DOCUMENTS_SQL, [after, space_id, size, size])
+        cursor.execute(_MISSING_DOCUMENTS_SQL, [after, after, space_id, size, size])
         return list(cursor.fetchall())
 
 
@@ -511,7 +513,7 @@ class SpaceQueryEmbedder:
         texts: Sequence[str],
         *,
         on_batch: Callable[[int], None] | None = None,
-        documents: Sequence[int] | None = None,
+        documents: Sequence[object] | None = None,
     ) -> list[list[float]]:
         if self._inner is None:
             raise RuntimeError(f"{self.name} cannot embed here")

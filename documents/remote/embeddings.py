@@ -78,7 +78,7 @@ class Embedder(Protocol):
         texts: Sequence[str],
         *,
         on_batch: Callable[[int], None] | None = None,
-        documents: Sequence[int] | None = None,
+        documents: Sequence[object] | None = None,
     ) -> list[list[float]]: ...
 
     def embed_query(
@@ -235,7 +235,7 @@ class OfflineEmbedder:
         texts: Sequence[str],
         *,
         on_batch: Callable[[int], None] | None = None,
-        documents: Sequence[int] | None = None,
+        documents: Sequence[object] | None = None,
     ) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in batches(texts):
@@ -321,7 +321,7 @@ class VoyageEmbedder:
         texts: Sequence[str],
         *,
         on_batch: Callable[[int], None] | None = None,
-        documents: Sequence[int] | None = None,
+        documents: Sequence[object] | None = None,
     ) -> list[list[float]]:
         packed = batches(
             texts, max_tokens=MODEL_BATCH_TOKENS.get(self.name, DEFAULT_BATCH_TOKENS)
@@ -427,7 +427,7 @@ class VoyageContextualEmbedder(VoyageEmbedder):
         texts: Sequence[str],
         *,
         on_batch: Callable[[int], None] | None = None,
-        documents: Sequence[int] | None = None,
+        documents: Sequence[object] | None = None,
     ) -> list[list[float]]:
         keys = range(len(texts)) if documents is None else documents
         if len(keys) != len(texts):
@@ -450,7 +450,7 @@ class VoyageContextualEmbedder(VoyageEmbedder):
         return self._embed_inputs([window], "query")[0]
 
 
-def _key(pair: tuple[int, str]) -> int:
+def _key(pair: tuple[object, str]) -> object:
     return pair[0]
 
 

@@ -363,3 +363,123 @@ def test_the_header_names_the_space_search_uses_and_the_switch(
     assert "Offline embeddings" in page
     assert 'data-role="embedding-switch"' in page
     assert "re-embedding into voyage-3.5/1024" in page
+
+
+ACME = (
+    "# Annual report\n\n"
+    "Acme Corporation makes anvils and rockets for desert customers.\n\n"
+    "## Results\n\n"
+    "Revenue grew fifteen percent in the second quarter.\n"
+)
+GLOBEX = (
+    "# Annual report\n\n"
+    "Globex Incorporated builds harbour cranes for northern ports.\n\n"
+    "## Results\n\n"
+    "Revenue grew three percent in the second quarter.\n"
+)
+
+
+def _inputs(document: Document) -> list[str]:
+    """What each of a document's chunks is embedded as, in reading order."""
+    return [
+        spaces.embedding_input(
+            title=chunk.search_title or document.title,
+            heading=chunk.heading,
+            context=chunk.context,
+            text=chunk.text,
+        )
+        for chunk in document.chunks.order_by("ordinal")
+    ]
+
+
+def _contextual_bodies(fake_voyage: FakeVoyage) -> list[Any]:
+    return [
+        r.body for r in fake_voyage.requests if r.path == "/v1/contextualizedembeddings"
+    ]
+
+
+def test_a_contextual_space_is_built_whole_documents_at_a_time_and_searched(
+    online: Any, user: Any, fake_voyage: FakeVoyage, settings: Any
+) -> None:
+    settings.EMBEDDING_BUILD_BATCH = 1
+    acme = ingested(user, "report-a.md", ACME.encode())
+    globex = ingested(user, "report-b.md", GLOBEX.encode())
+    assert acme.chunks.count() >= 2 and globex.chunks.count() >= 2
+    # Plain voyage-4 vectors: Acme's results never name Acme, so they lose.
+    assert "fifteen" not in _dense_texts(acme, "Acme revenue in the second quarter")[0]
+
+    settings.EMBEDDING_MODEL = "voyage-context-3"
+    assert spaces.spaces_reconcile(enqueue=False)["building"] == (
+        "voyage-context-3/1024"
+    )
+    building = EmbeddingSpace.objects.get(status="building")
+    fake_voyage.requests.clear()
+    # A batch of one chunk still takes the whole first document, as one input.
+    assert spaces.space_build(space_id=building.pk, max_batches=1).state == "more"
+    (body,) = _contextual_bodies(fake_voyage)
+    first, second = sorted([acme, globex], key=lambda document: document.id)
+    assert body["inputs"] == [_inputs(first)]
+    assert body["input_type"] == "document"
+    assert _vector_counts(first)["voyage-context-3/1024"] == first.chunks.count()
+    assert "voyage-context-3/1024" not in _vector_counts(second)
+    # Until the space is complete, queries stay with voyage-4.
+    fake_voyage.requests.clear()
+    _dense_texts(acme, "Acme revenue in the second quarter")
+    assert not _contextual_bodies(fake_voyage)
+
+    assert spaces.space_build(space_id=building.pk).state == "active"
+    fake_voyage.requests.clear()
+    assert "fifteen" in _dense_texts(acme, "Acme revenue in the second quarter")[0]
+    (query,) = _contextual_bodies(fake_voyage)
+    assert query["inputs"] == [["Acme revenue in the second quarter"]]
+    assert (query["input_type"], query["output_dimension"]) == ("query", 1024)
+
+    # A document ingested now is embedded whole, in one input.
+    fake_voyage.requests.clear()
+    memo = ingested(user, "memo.md", MEMO.encode())
+    (body,) = _contextual_bodies(fake_voyage)
+    assert body["inputs"] == [_inputs(memo)]
+    assert _vector_counts(memo) == {"voyage-context-3/1024": memo.chunks.count()}
+    assert "Lisbon" in _dense_texts(memo, "Lisbon train tickets")[0]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_builds_a_contextual_space_in_the_background(
+    online: Any, broker: str, user: Any, fake_voyage: FakeVoyage, settings: Any
+) -> None:
+    acme = ingested(user, "report-a.md", ACME.encode())
+    globex = ingested(user, "report-b.md", GLOBEX.encode())
+    for index in range(3):
+        ingested(
+            user, f"memo{index}.md", MEMO.replace("Lisbon", f"Porto{index}").encode()
+        )
+    settings.EMBEDDING_MODEL = "voyage-context-3"
+    process = start_worker(
+        settings,
+        broker,
+        env={
+            "VOYAGE_API_KEY": "test-key",
+            "VOYAGE_BASE_URL": fake_voyage.base_url,
+            "EMBEDDING_MODEL": "voyage-context-3",
+            "EMBEDDING_BUILD_BATCH": "2",
+            "EMBEDDING_BUILD_SLICE_S": "1",
+        },
+    )
+    try:
+        assert spaces.spaces_reconcile()["building"] == "voyage-context-3/1024"
+        deadline = time.monotonic() + 120
+        while not EmbeddingSpace.objects.filter(
+            name="voyage-context-3/1024", status="active"
+        ).exists():
+            assert time.monotonic() < deadline, list(EmbeddingSpace.objects.values())
+            # Search keeps working on voyage-4 meanwhile.
+            assert "Porto" not in _dense_texts(globex, "Globex cranes")[0]
+            time.sleep(0.2)
+    finally:
+        stop_worker(process)
+    built = _contextual_bodies(fake_voyage)
+    sent = [window for body in built for window in body["inputs"]]
+    assert _inputs(acme) in sent and _inputs(globex) in sent
+    assert "fifteen" in _dense_texts(acme, "Acme revenue in the second quarter")[0]
+    assert get_embedder().name == "voyage-context-3/1024"
