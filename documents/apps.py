@@ -12,6 +12,7 @@ class DocumentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the worker heartbeat to Celery's worker signals; in the web
-        # process the signals never fire.
-        from documents import workers  # noqa: F401
+        # Importing workers connects the worker heartbeat to Celery's worker
+        # signals (in the web process they never fire); importing checks
+        # registers the start-up checks of the Voyage settings.
+        from documents import checks, workers  # noqa: F401

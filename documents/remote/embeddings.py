@@ -141,6 +141,21 @@ def is_offline_model(model: str) -> bool:
     return model in OFFLINE_MODELS
 
 
+# Output widths: the Matryoshka models take any of these; the rest only 1024.
+FLEXIBLE_DIMENSIONS = (256, 512, 1024, 2048)
+FIXED_WIDTH_MODELS = ("voyage-finance-2", "voyage-law-2")
+
+
+def voyage_models() -> tuple[str, ...]:
+    """The Voyage text models Cairn can embed with (contextual ones included)."""
+    return (*MODEL_BATCH_TOKENS, *CONTEXTUAL_MODELS)
+
+
+def model_dimensions(model: str) -> tuple[int, ...]:
+    """The output_dimension values a Voyage model accepts."""
+    return (1024,) if model in FIXED_WIDTH_MODELS else FLEXIBLE_DIMENSIONS
+
+
 def is_contextual_model(model: str) -> bool:
     """Whether model embeds a document's chunks together (contextualized_embed)."""
     return model in CONTEXTUAL_MODELS

@@ -13,6 +13,11 @@ from typing import Protocol
 from django.conf import settings
 from voyageai.client import Client
 
+# Voyage's rerankers (docs.voyageai.com/docs/reranker): rerank-2.5 for quality,
+# rerank-2.5-lite for latency and cost; the older ones are still served.
+RERANK_MODELS = ("rerank-2.5", "rerank-2.5-lite")
+LEGACY_RERANK_MODELS = ("rerank-2", "rerank-2-lite", "rerank-1", "rerank-lite-1")
+
 
 class Reranker(Protocol):
     """Orders candidate texts by relevance to a query."""
