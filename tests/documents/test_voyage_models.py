@@ -14,7 +14,7 @@ from documents.remote.reranking import RERANK_MODELS, get_reranker
 from tests.fakes.voyage import FakeVoyage
 
 
-def _ids() -> list[str]:
+def _ids() -> list[str | None]:
     return [message.id for message in voyage_models_check()]
 
 
