@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from documents import workers
 from documents.models import Document, EmbeddingSpace
-from documents.remote.embeddings import is_offline_model
+from documents.remote.embeddings import is_contextual_model, is_offline_model
 from documents.remote.files import files_api_pause
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,8 @@ def modes() -> dict[str, str]:
         embeddings = "no embedding space yet (created with the first document)"
     elif is_offline_model(active[1]):
         embeddings = f"offline lexical embedder ({active[0]})"
+    elif is_contextual_model(active[1]):
+        embeddings = f"Voyage contextualized chunk embeddings ({active[0]})"
     else:
         embeddings = f"Voyage ({active[0]})"
     if building:

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from documents import health
 from documents.ingestion import spaces
 from documents.ingestion.spaces import get_embedder
 from documents.models import ChunkVector, Document, EmbeddingSpace
@@ -428,6 +429,9 @@ def test_a_contextual_space_is_built_whole_documents_at_a_time_and_searched(
     assert not _contextual_bodies(fake_voyage)
 
     assert spaces.space_build(space_id=building.pk).state == "active"
+    assert health.modes()["embeddings"] == (
+        "Voyage contextualized chunk embeddings (voyage-context-3/1024)"
+    )
     fake_voyage.requests.clear()
     assert "fifteen" in _dense_texts(acme, "Acme revenue in the second quarter")[0]
     (query,) = _contextual_bodies(fake_voyage)
