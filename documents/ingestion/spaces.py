@@ -239,25 +239,28 @@ LIMIT %s
 # A contextual space's batch: whole documents, every chunk of each in reading
 # order (those that already have a vector too, as their context), taking
 # documents with a missing vector in id order while the chunks before them
-# are fewer than the batch size (so at least one, however long).
+# are fewer than the batch size (so at least one, however long). Documents
+# are walked by their primary key, so a batch never scans the whole table.
 _MISSING_DOCUMENTS_SQL = """
-WITH missing AS (
-    SELECT c.document_id, count(*) AS n FROM documents_chunk c
-    WHERE (%s::uuid IS NULL OR c.document_id > %s) AND NOT EXISTS (
-        SELECT 1 FROM documents_chunkvector v
-        WHERE v.space_id = %s AND v.chunk_id = c.id
+WITH candidates AS (
+    SELECT d.id FROM documents_document d
+    WHERE (%s::uuid IS NULL OR d.id > %s) AND EXISTS (
+        SELECT 1 FROM documents_chunk c
+        WHERE c.document_id = d.id AND NOT EXISTS (
+            SELECT 1 FROM documents_chunkvector v
+            WHERE v.space_id = %s AND v.chunk_id = c.id
+        )
     )
-    GROUP BY c.document_id ORDER BY c.document_id LIMIT %s
-), picked AS (
-    SELECT document_id FROM (
-        SELECT document_id, sum(n) OVER (ORDER BY document_id) - n AS before
-        FROM missing
-    ) counted WHERE before < %s
+    ORDER BY d.id LIMIT %s
+), counted AS (
+    SELECT k.id, sum(count(c.id)) OVER (ORDER BY k.id) - count(c.id) AS before
+    FROM candidates k JOIN documents_chunk c ON c.document_id = k.id
+    GROUP BY k.id
 )
 SELECT c.id, c.text, c.heading, c.context,
        coalesce(nullif(c.search_title, ''), d.title), c.document_id
 FROM documents_chunk c JOIN documents_document d ON d.id = c.document_id
-WHERE c.document_id IN (SELECT document_id FROM picked)
+WHERE c.document_id IN (SELECT id FROM counted WHERE before < %s)
 ORDER BY c.document_id, c.ordinal
 """
 
