@@ -1,0 +1,443 @@
+"""The MCP server, driven by the SDK's own client over stdio and streamable HTTP.
+
+Stdio runs `manage.py mcp` as a client would; HTTP runs the web role's own
+command (gunicorn, project/asgi.py) on the test database, so /mcp is served
+the way `make run` serves it, beside Django's pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from documents.api_auth import token_create
+from documents.models import Document
+from documents.services import workspace_default_for_user
+from mcpserver.access import AccessDenied, Principal, require
+from mcpserver.tools import ROLES, build_server
+from project.run import role_command
+from tests.conftest import BASE_DIR, HANDBOOK, ingested, service_env
+from tests.factories import join, make_user
+from tests.pdfs import make_pdf
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAGES = [
+    ["Cairn field guide", "How hikers read the trail."],
+    [
+        "Stacked stones mark the summit path.",
+        "Rangers rebuild a fallen marker within seven days.",
+    ],
+]
+TOOLS = {"search", "ask", "list_documents", "get_document_text"}
+
+Body = Callable[[ClientSession], Awaitable[Any]]
+
+
+@dataclass
+class Library:
+    """Two workspaces: the owner's (with a viewer) and a stranger's."""
+
+    owner: str
+    viewer: str
+    stranger: str
+    report: Document
+    handbook: Document
+    secret: Document
+
+
+@pytest.fixture
+def library(transactional_db: None) -> Library:
+    owner, viewer, stranger = make_user(), make_user(), make_user()
+    report = ingested(owner, "guide.pdf", make_pdf(PAGES))
+    handbook = ingested(owner, "handbook.md", HANDBOOK.encode())
+    join(viewer, workspace_default_for_user(user=owner), "viewer")
+    secret = ingested(
+        stranger, "secret.md", b"# Summit\n\nThe summit path has stacked stones.\n"
+    )
+    assert report.status == handbook.status == secret.status == "ready"
+    return Library(
+        owner=token_create(user=owner),
+        viewer=token_create(user=viewer),
+        stranger=token_create(user=stranger),
+        report=report,
+        handbook=handbook,
+        secret=secret,
+    )
+
+
+def over_stdio(token: str | None, body: Body, stderr: Path | None = None) -> Any:
+    """Run `manage.py mcp` with the token in CAIRN_MCP_TOKEN; call body(session)."""
+    env = service_env(tempfile.gettempdir(), "memory://")
+    if token is not None:
+        env["CAIRN_MCP_TOKEN"] = token
+    params = StdioServerParameters(
+        command=sys.executable, args=["manage.py", "mcp"], env=env, cwd=BASE_DIR
+    )
+
+    async def main() -> Any:
+        with open(stderr or os.devnull, "w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                return await body(session)
+
+    return anyio.run(main)
+
+
+def over_http(url: str, token: str | None, body: Body) -> Any:
+    """Connect to url with the token as a bearer token; call body(session)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def main() -> Any:
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=60) as http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await body(session)
+
+    return anyio.run(main)
+
+
+async def call(session: ClientSession, tool: str, **arguments: Any) -> Any:
+    """A tool's structured result; a tool error fails with its message."""
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def refusal(session: ClientSession, tool: str, **arguments: Any) -> str:
+    """A tool call that must fail; its message."""
+    result = await session.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+async def tour(session: ClientSession, library: Library) -> dict[str, Any]:
+    """Every tool once, as the owner or the viewer of the library's workspace."""
+    listed = await session.list_tools()
+    found = await call(session, "search", query="fallen marker rebuilt", top_k=3)
+    answer = await call(session, "ask", question="How many days of paid vacation?")
+    page = await call(session, "list_documents", per_page=1)
+    second = await call(session, "list_documents", per_page=1, page=2)
+    text = await call(
+        session,
+        "get_document_text",
+        document_id=str(library.handbook.id),
+        start=10,
+        length=40,
+    )
+    return {
+        "tools": {tool.name for tool in listed.tools},
+        "search": found["results"],
+        "answer": answer,
+        "pages": [page, second],
+        "text": text,
+    }
+
+
+def check_tour(seen: dict[str, Any], library: Library) -> None:
+    assert seen["tools"] == TOOLS
+    top = seen["search"][0]
+    report = library.report
+    assert top["document_id"] == str(report.id)
+    assert top["document_title"] == report.title
+    assert top["page"] == 2
+    assert "seven days" in top["text"]
+    assert report.text[top["start_char"] : top["end_char"]] == top["text"]
+
+    answer = seen["answer"]
+    assert answer["mode"] == "offline"
+    assert "25 days" in answer["answer"]
+    assert answer["citations"]
+    handbook = library.handbook
+    for citation in answer["citations"]:
+        assert citation["document_id"] == str(handbook.id)
+        cited = handbook.text[citation["start_char"] : citation["end_char"]]
+        assert cited == citation["cited_text"]
+
+    first, second = seen["pages"]
+    assert first["total"] == 2
+    assert first["next_page"] == 2
+    assert second["next_page"] is None
+    listed = {first["documents"][0]["id"], second["documents"][0]["id"]}
+    assert listed == {str(report.id), str(handbook.id)}
+
+    text = seen["text"]
+    assert text["text"] == handbook.text[10:50]
+    assert (text["start"], text["end"]) == (10, 50)
+    assert text["total_chars"] == len(handbook.text)
+    assert text["next_start"] == 50
+
+
+async def stranger_view(session: ClientSession, library: Library) -> dict[str, Any]:
+    """What a token of another workspace gets when it reaches for the library."""
+    found = await call(session, "search", query="fallen marker stacked stones")
+    listed = await call(session, "list_documents")
+    read = await refusal(
+        session, "get_document_text", document_id=str(library.report.id)
+    )
+    scoped = await call(
+        session,
+        "search",
+        query="fallen marker",
+        document_ids=[str(library.report.id)],
+    )
+    return {"found": found, "listed": listed, "read": read, "scoped": scoped}
+
+
+def check_stranger(seen: dict[str, Any], library: Library) -> None:
+    ids = {hit["document_id"] for hit in seen["found"]["results"]}
+    assert ids == {str(library.secret.id)}
+    assert [d["id"] for d in seen["listed"]["documents"]] == [str(library.secret.id)]
+    assert "No such document" in seen["read"]
+    assert seen["scoped"]["results"] == []
+
+
+# stdio
+
+
+def test_stdio_serves_every_tool_in_the_tokens_workspace(library: Library) -> None:
+    seen = over_stdio(library.owner, lambda session: tour(session, library))
+    check_tour(seen, library)
+
+
+def test_stdio_viewer_reads(library: Library) -> None:
+    seen = over_stdio(library.viewer, lambda session: tour(session, library))
+    check_tour(seen, library)
+
+
+def test_stdio_stranger_sees_nothing_of_another_workspace(library: Library) -> None:
+    seen = over_stdio(library.stranger, lambda s: stranger_view(s, library))
+    check_stranger(seen, library)
+
+
+@pytest.mark.parametrize("token", [None, "cairn_not-a-real-token"])
+def test_stdio_refuses_a_missing_or_invalid_token(
+    library: Library, token: str | None, tmp_path: Path
+) -> None:
+    stderr = tmp_path / "stderr.txt"
+
+    async def never(session: ClientSession) -> None:
+        raise AssertionError("the session must not open")
+
+    with pytest.raises(Exception) as failure:  # noqa: PT011
+        over_stdio(token, never, stderr=stderr)
+    assert not isinstance(failure.value, AssertionError)
+    assert "The API token is missing, invalid or revoked" in stderr.read_text()
+    assert "CAIRN_MCP_TOKEN" in stderr.read_text()
+
+
+def test_stdio_revoked_token_is_refused_on_the_next_call(library: Library) -> None:
+    async def revoke_then_search(session: ClientSession) -> str:
+        await call(session, "search", query="stacked stones")
+        await anyio.to_thread.run_sync(_revoke_all)
+        return await refusal(session, "search", query="stacked stones")
+
+    message = over_stdio(library.owner, revoke_then_search)
+    assert "invalid or revoked" in message
+
+
+def _revoke_all() -> None:
+    from django.utils import timezone
+
+    from documents.models import ApiToken
+
+    ApiToken.objects.update(revoked=timezone.now())
+
+
+# streamable HTTP, served by the web role
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def web(
+    django_db_setup: Any, broker: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The web role's command (`python -m project.run --role web`) on a free port."""
+    port = _free_port()
+    env = (
+        dict(os.environ)
+        | service_env(str(tmp_path_factory.mktemp("media")), broker)
+        | {"PORT": str(port), "WEB_CONCURRENCY": "1"}
+    )
+    log = tmp_path_factory.mktemp("web") / "web.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            role_command("web", env), cwd=BASE_DIR, env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_http_serves_every_tool_in_the_tokens_workspace(
+    web: str, library: Library
+) -> None:
+    seen = over_http(web + "/mcp", library.owner, lambda s: tour(s, library))
+    check_tour(seen, library)
+
+
+def test_http_viewer_reads(web: str, library: Library) -> None:
+    seen = over_http(web + "/mcp", library.viewer, lambda s: tour(s, library))
+    check_tour(seen, library)
+
+
+def test_http_stranger_sees_nothing_of_another_workspace(
+    web: str, library: Library
+) -> None:
+    seen = over_http(web + "/mcp", library.stranger, lambda s: stranger_view(s, library))
+    check_stranger(seen, library)
+
+
+def test_http_workspace_header_picks_one_of_the_users_workspaces(
+    web: str, library: Library
+) -> None:
+    # The stranger names the owner's workspace: as good as made up.
+    code = str(library.report.workspace.code)
+    headers = {
+        "Authorization": f"Bearer {library.stranger}",
+        "X-Cairn-Workspace": code,
+    }
+
+    async def main() -> str:
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=60) as http,
+            streamable_http_client(web + "/mcp", http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await refusal(session, "list_documents")
+
+    assert "No such workspace" in anyio.run(main)
+
+
+@pytest.mark.parametrize("token", [None, "cairn_not-a-real-token"])
+def test_http_refuses_a_missing_or_invalid_token(
+    web: str, library: Library, token: str | None
+) -> None:
+    async def never(session: ClientSession) -> None:
+        raise AssertionError("the session must not open")
+
+    with pytest.raises(Exception) as failure:  # noqa: PT011
+        over_http(web + "/mcp", token, never)
+    assert not isinstance(failure.value, AssertionError)
+
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        web + "/mcp", data=b"{}", headers=headers, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
+    assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_http_refuses_a_host_outside_allowed_hosts(web: str, library: Library) -> None:
+    status, _ = _get(
+        web + "/mcp",
+        {"Host": "evil.example", "Authorization": f"Bearer {library.owner}"},
+    )
+    assert status == 400
+
+
+def test_web_role_still_serves_django_and_streams_answers(
+    web: str, library: Library
+) -> None:
+    assert _get(web + "/login/")[0] == 200
+    request = urllib.request.Request(
+        web + "/api/v1/ask",
+        data=json.dumps({"question": "How many days of paid vacation?"}).encode(),
+        headers={
+            "Authorization": f"Bearer {library.owner}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        events = [
+            line.removeprefix(b"event: ").decode()
+            for line in response.read().splitlines()
+            if line.startswith(b"event: ")
+        ]
+    assert events[0] == "start"
+    assert "citation" in events
+    assert events[-1] == "done"
+
+
+# roles
+
+
+def test_every_tool_has_a_role() -> None:
+    async def names() -> set[str]:
+        return {tool.name for tool in await build_server().list_tools()}
+
+    assert anyio.run(names) == set(ROLES) == TOOLS
+
+
+def test_a_viewer_is_refused_what_needs_an_editor(library: Library) -> None:
+    owner_document = library.report
+    workspace = owner_document.workspace
+    viewer = make_user()
+    join(viewer, workspace, "viewer")
+    principal = Principal(user=viewer, workspace=workspace, role="viewer")
+    require(principal, "viewer")
+    with pytest.raises(AccessDenied, match="needs the editor role"):
+        require(principal, "editor")
+    require(Principal(user=viewer, workspace=workspace, role="editor"), "editor")
