@@ -24,11 +24,12 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from django.utils import timezone
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from documents.api_auth import token_create
-from documents.models import Document
+from documents.models import ApiToken, Document
 from documents.services import workspace_default_for_user
 from mcpserver.access import AccessDenied, Principal, require
 from mcpserver.tools import ROLES, build_server
@@ -104,20 +105,19 @@ def over_stdio(token: str | None, body: Body, stderr: Path | None = None) -> Any
     return anyio.run(main)
 
 
-def over_http(url: str, token: str | None, body: Body) -> Any:
-    """Connect to url with the token as a bearer token; call body(session)."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+async def http_session(url: str, headers: dict[str, str], body: Body) -> Any:
+    """Connect to url with these headers; call body(session)."""
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await body(session)
 
-    async def main() -> Any:
-        async with (
-            httpx2.AsyncClient(headers=headers, timeout=60) as http,
-            streamable_http_client(url, http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            return await body(session)
 
-    return anyio.run(main)
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 async def call(session: ClientSession, tool: str, **arguments: Any) -> Any:
@@ -218,53 +218,41 @@ def check_stranger(seen: dict[str, Any], library: Library) -> None:
 # stdio
 
 
-def test_stdio_serves_every_tool_in_the_tokens_workspace(library: Library) -> None:
-    seen = over_stdio(library.owner, lambda session: tour(session, library))
-    check_tour(seen, library)
+def test_stdio_scopes_each_token_to_its_workspace(library: Library) -> None:
+    check_tour(over_stdio(library.viewer, lambda s: tour(s, library)), library)
+    check_stranger(
+        over_stdio(library.stranger, lambda s: stranger_view(s, library)), library
+    )
 
-
-def test_stdio_viewer_reads(library: Library) -> None:
-    seen = over_stdio(library.viewer, lambda session: tour(session, library))
-    check_tour(seen, library)
-
-
-def test_stdio_stranger_sees_nothing_of_another_workspace(library: Library) -> None:
-    seen = over_stdio(library.stranger, lambda s: stranger_view(s, library))
-    check_stranger(seen, library)
-
-
-@pytest.mark.parametrize("token", [None, "cairn_not-a-real-token"])
-def test_stdio_refuses_a_missing_or_invalid_token(
-    library: Library, token: str | None, tmp_path: Path
-) -> None:
-    stderr = tmp_path / "stderr.txt"
-
-    async def never(session: ClientSession) -> None:
-        raise AssertionError("the session must not open")
-
-    with pytest.raises(Exception) as failure:  # noqa: PT011
-        over_stdio(token, never, stderr=stderr)
-    assert not isinstance(failure.value, AssertionError)
-    assert "The API token is missing, invalid or revoked" in stderr.read_text()
-    assert "CAIRN_MCP_TOKEN" in stderr.read_text()
-
-
-def test_stdio_revoked_token_is_refused_on_the_next_call(library: Library) -> None:
-    async def revoke_then_search(session: ClientSession) -> str:
-        await call(session, "search", query="stacked stones")
+    async def tour_then_revoke(session: ClientSession) -> tuple[Any, str]:
+        seen = await tour(session, library)
         await anyio.to_thread.run_sync(_revoke_all)
-        return await refusal(session, "search", query="stacked stones")
+        return seen, await refusal(session, "search", query="stacked stones")
 
-    message = over_stdio(library.owner, revoke_then_search)
-    assert "invalid or revoked" in message
+    seen, refused = over_stdio(library.owner, tour_then_revoke)
+    check_tour(seen, library)
+    # The token is checked on every call: revoked, it stops at once.
+    assert "invalid or revoked" in refused
 
 
 def _revoke_all() -> None:
-    from django.utils import timezone
-
-    from documents.models import ApiToken
-
     ApiToken.objects.update(revoked=timezone.now())
+
+
+def test_stdio_refuses_a_missing_or_invalid_token(
+    transactional_db: None, tmp_path: Path
+) -> None:
+    async def never(session: ClientSession) -> None:
+        raise AssertionError("the session must not open")
+
+    for token in (None, "cairn_not-a-real-token"):
+        stderr = tmp_path / "stderr.txt"
+        with pytest.raises(Exception) as failure:  # noqa: PT011
+            over_stdio(token, never, stderr=stderr)
+        assert not isinstance(failure.value, AssertionError)
+        said = stderr.read_text()
+        assert "The API token is missing, invalid or revoked" in said
+        assert "$CAIRN_MCP_TOKEN" in said
 
 
 # streamable HTTP, served by the web role
@@ -323,87 +311,76 @@ def web(
             process.wait()
 
 
-def test_http_serves_every_tool_in_the_tokens_workspace(
-    web: str, library: Library
-) -> None:
-    seen = over_http(web + "/mcp", library.owner, lambda s: tour(s, library))
-    check_tour(seen, library)
-
-
-def test_http_viewer_reads(web: str, library: Library) -> None:
-    seen = over_http(web + "/mcp", library.viewer, lambda s: tour(s, library))
-    check_tour(seen, library)
-
-
-def test_http_stranger_sees_nothing_of_another_workspace(
-    web: str, library: Library
-) -> None:
-    seen = over_http(web + "/mcp", library.stranger, lambda s: stranger_view(s, library))
-    check_stranger(seen, library)
-
-
-def test_http_workspace_header_picks_one_of_the_users_workspaces(
-    web: str, library: Library
-) -> None:
-    # The stranger names the owner's workspace: as good as made up.
-    code = str(library.report.workspace.code)
-    headers = {
-        "Authorization": f"Bearer {library.stranger}",
-        "X-Cairn-Workspace": code,
+def test_http_scopes_each_token_to_its_workspace(web: str, library: Library) -> None:
+    url = web + "/mcp"
+    # The stranger names the owner's workspace: as good as a made-up one.
+    trespass = bearer(library.stranger) | {
+        "X-Cairn-Workspace": str(library.report.workspace.code)
     }
+    seen: dict[str, Any] = {}
 
-    async def main() -> str:
-        async with (
-            httpx2.AsyncClient(headers=headers, timeout=60) as http,
-            streamable_http_client(web + "/mcp", http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            return await refusal(session, "list_documents")
+    async def main() -> None:
+        async def run(name: str, headers: dict[str, str], body: Body) -> None:
+            seen[name] = await http_session(url, headers, body)
 
-    assert "No such workspace" in anyio.run(main)
+        # At once: the one web process answers them side by side.
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                run, "owner", bearer(library.owner), lambda s: tour(s, library)
+            )
+            group.start_soon(
+                run, "viewer", bearer(library.viewer), lambda s: tour(s, library)
+            )
+            group.start_soon(
+                run,
+                "stranger",
+                bearer(library.stranger),
+                lambda s: stranger_view(s, library),
+            )
+            group.start_soon(
+                run, "trespass", trespass, lambda s: refusal(s, "list_documents")
+            )
+
+    anyio.run(main)
+    check_tour(seen["owner"], library)
+    check_tour(seen["viewer"], library)
+    check_stranger(seen["stranger"], library)
+    assert "No such workspace" in seen["trespass"]
 
 
-@pytest.mark.parametrize("token", [None, "cairn_not-a-real-token"])
-def test_http_refuses_a_missing_or_invalid_token(
-    web: str, library: Library, token: str | None
+def test_http_refuses_a_missing_or_invalid_token_and_a_foreign_host(
+    web: str, transactional_db: None
 ) -> None:
     async def never(session: ClientSession) -> None:
         raise AssertionError("the session must not open")
 
-    with pytest.raises(Exception) as failure:  # noqa: PT011
-        over_http(web + "/mcp", token, never)
-    assert not isinstance(failure.value, AssertionError)
+    for token in (None, "cairn_not-a-real-token"):
+        with pytest.raises(Exception) as failure:  # noqa: PT011
+            anyio.run(http_session, web + "/mcp", bearer(token), never)
+        assert not isinstance(failure.value, AssertionError)
 
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
-        web + "/mcp", data=b"{}", headers=headers, method="POST"
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)
-    assert refused.value.code == 401
-    assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        request = urllib.request.Request(
+            web + "/mcp", data=b"{}", headers=headers | bearer(token), method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 401
+        assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
 
-
-def test_http_refuses_a_host_outside_allowed_hosts(web: str, library: Library) -> None:
-    status, _ = _get(
-        web + "/mcp",
-        {"Host": "evil.example", "Authorization": f"Bearer {library.owner}"},
-    )
+    # A name outside ALLOWED_HOSTS (a DNS-rebinding page's) is refused first.
+    status, _ = _get(web + "/mcp", {"Host": "evil.example"})
     assert status == 400
 
 
-def test_web_role_still_serves_django_and_streams_answers(
-    web: str, library: Library
-) -> None:
+def test_web_role_still_serves_django_and_streams_answers(web: str, user: Any) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
     assert _get(web + "/login/")[0] == 200
     request = urllib.request.Request(
         web + "/api/v1/ask",
         data=json.dumps({"question": "How many days of paid vacation?"}).encode(),
         headers={
-            "Authorization": f"Bearer {library.owner}",
+            "Authorization": f"Bearer {token_create(user=user)}",
             "Content-Type": "application/json",
             "Accept": "text/event-stream",
         },
@@ -431,9 +408,7 @@ def test_every_tool_has_a_role() -> None:
     assert anyio.run(names) == set(ROLES) == TOOLS
 
 
-def test_a_viewer_is_refused_what_needs_an_editor(library: Library) -> None:
-    owner_document = library.report
-    workspace = owner_document.workspace
+def test_a_viewer_is_refused_what_needs_an_editor(workspace: Any) -> None:
     viewer = make_user()
     join(viewer, workspace, "viewer")
     principal = Principal(user=viewer, workspace=workspace, role="viewer")
