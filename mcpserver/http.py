@@ -12,7 +12,7 @@ import hashlib
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import (
@@ -23,13 +23,18 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from documents.api_auth import user_for_token
 from mcpserver.tools import build_server
+from project import outage
 
 MCP_PATH = "/mcp"
+
+
+class DatabaseDown(Exception):
+    """The token could not be checked: the database is unavailable."""
 
 
 def is_mcp_path(path: str) -> bool:
@@ -57,6 +62,10 @@ def _token_user_id(token: str) -> int | None:
     try:
         user = user_for_token(token)
         return None if user is None else int(user.pk)
+    except (OperationalError, InterfaceError) as exc:
+        if outage.database_unavailable(exc):
+            raise DatabaseDown from exc
+        raise
     finally:
         close_old_connections()
 
@@ -102,4 +111,12 @@ class McpEndpoint:
                 scope, receive, send
             )
             return
-        await self.guarded(scope, receive, send)
+        try:
+            await self.guarded(scope, receive, send)
+        except DatabaseDown:
+            # Raised while the token is checked, before any response began.
+            body = {"error": {"type": "service_unavailable", "message": outage.MESSAGE}}
+            headers = {"Retry-After": str(outage.RETRY_AFTER_S)}
+            await JSONResponse(body, status_code=503, headers=headers)(
+                scope, receive, send
+            )

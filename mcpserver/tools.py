@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models.functions import Length, Substr
 from django.http import Http404
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
@@ -31,6 +33,7 @@ from documents.api import DocumentOut
 from documents.models import Document
 from documents.teams.permissions import VIEWER
 from mcpserver.access import AccessDenied, Principal, principal_for, require
+from project import outage
 from search import answering
 from search import selectors as search_selectors
 from search.api import Text
@@ -66,42 +69,88 @@ class Credentials:
     workspace_code: str | None = None
 
 
-def _credentials(ctx: Context) -> Credentials:
+# The caller of the tool call in progress, set by role_gate around the tool.
+_caller: ContextVar[Principal | None] = ContextVar("cairn_mcp_caller", default=None)
+
+
+def _credentials(ctx: ServerRequestContext[Any, Any]) -> Credentials:
     """This call's credentials: the HTTP request's bearer token, or stdio's."""
-    request = ctx.request_context.request
+    request = ctx.request
     if isinstance(request, Request):
         user = request.scope.get("user")
         token = user.access_token.token if isinstance(user, AuthenticatedUser) else ""
-        code = document_selectors.WORKSPACE_HEADER
+        header = document_selectors.WORKSPACE_HEADER
         return Credentials(
-            token, request.headers.get(code) or request.query_params.get("workspace")
+            token, request.headers.get(header) or request.query_params.get("workspace")
         )
-    stdio = ctx.request_context.lifespan_context
+    stdio = ctx.lifespan_context
     return stdio if isinstance(stdio, Credentials) else Credentials("")
 
 
-async def _as_caller(ctx: Context, work: Callable[[Principal], T]) -> T:
-    """Run `work` for this call's principal in a thread, after the role check."""
-    credentials = _credentials(ctx)
-    params = ctx.request_context.params or {}
-    tool = str(params.get("name", ""))
+def _in_thread(work: Callable[[], T]) -> Callable[[], T]:
+    """`work` as a request would run it: fresh connections, errors said plainly."""
 
     def run() -> T:
         close_old_connections()
         try:
-            principal = principal_for(
-                token=credentials.token, workspace_code=credentials.workspace_code
-            )
-            if tool not in ROLES:
-                raise AccessDenied(f"The tool {tool!r} has no role assigned.")
-            require(principal, ROLES[tool])
-            return work(principal)
+            return work()
         except (AccessDenied, Http404) as exc:
             raise ToolError(str(exc) or "Not found.") from exc
+        except (OperationalError, InterfaceError) as exc:
+            # As the REST API's 503: say so, without the driver's message.
+            if outage.database_unavailable(exc):
+                raise ToolError(outage.MESSAGE) from exc
+            raise
         finally:
             close_old_connections()
 
-    return await sync_to_async(run, thread_sensitive=False)()
+    return run
+
+
+def _authorise(credentials: Credentials, tool: str) -> Principal:
+    principal = principal_for(
+        token=credentials.token, workspace_code=credentials.workspace_code
+    )
+    if tool not in ROLES:
+        raise AccessDenied(f"The tool {tool!r} has no role assigned.")
+    require(principal, ROLES[tool])
+    return principal
+
+
+async def role_gate(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
+    """Every tool call: resolve the token and check the tool's role, here only.
+
+    Runs before the tool is looked up, so no tool, however registered, runs
+    for a caller without its role; the tool reads the principal from _caller.
+    """
+    if ctx.method != "tools/call":
+        return await call_next(ctx)
+    tool = str((ctx.params or {}).get("name", ""))
+    credentials = _credentials(ctx)
+    authorise = _in_thread(lambda: _authorise(credentials, tool))
+    try:
+        principal = await sync_to_async(authorise, thread_sensitive=False)()
+    except ToolError as exc:
+        return CallToolResult(
+            content=[TextContent(type="text", text=str(exc))], is_error=True
+        )
+    token = _caller.set(principal)
+    try:
+        return await call_next(ctx)
+    finally:
+        _caller.reset(token)
+
+
+async def _as_caller(work: Callable[[Principal], T]) -> T:
+    """Run `work` for the checked caller (role_gate) in a worker thread."""
+    principal = _caller.get()
+    if principal is None:
+        raise ToolError("This tool ran without a checked caller.")
+    return await sync_to_async(
+        _in_thread(lambda: work(principal)), thread_sensitive=False
+    )()
 
 
 def _document_ids(
@@ -124,7 +173,6 @@ Tags = Annotated[list[str] | None, Field(description="Only documents with a tag.
 
 async def search(
     query: Text,
-    ctx: Context,
     top_k: Annotated[int, Field(ge=1, le=100)] = 10,
     document_ids: DocumentIds = None,
     tags: Tags = None,
@@ -146,12 +194,11 @@ async def search(
             results=[SearchHitOut.model_validate(h, from_attributes=True) for h in hits]
         )
 
-    return await _as_caller(ctx, work)
+    return await _as_caller(work)
 
 
 async def ask(
     question: Text,
-    ctx: Context,
     conversation_id: str | None = None,
     document_ids: DocumentIds = None,
     tags: Tags = None,
@@ -180,7 +227,7 @@ async def ask(
         stored = search_selectors.answer_get_for_user(user=user, code=answer.code)
         return AnswerOut.of(stored)
 
-    return await _as_caller(ctx, work)
+    return await _as_caller(work)
 
 
 class DocumentPage(BaseModel):
@@ -194,7 +241,6 @@ class DocumentPage(BaseModel):
 
 
 async def list_documents(
-    ctx: Context,
     page: Annotated[int, Field(ge=1)] = 1,
     per_page: Annotated[int, Field(ge=1, le=PER_PAGE_MAX)] = 50,
     status: Literal["queued", "processing", "ready", "failed"] | None = None,
@@ -223,7 +269,7 @@ async def list_documents(
             next_page=page + 1 if page * per_page < total else None,
         )
 
-    return await _as_caller(ctx, work)
+    return await _as_caller(work)
 
 
 class DocumentText(BaseModel):
@@ -242,7 +288,6 @@ class DocumentText(BaseModel):
 
 async def get_document_text(
     document_id: str,
-    ctx: Context,
     start: Annotated[int, Field(ge=0)] = 0,
     length: Annotated[int, Field(ge=1, le=MAX_TEXT_CHARS)] = 10_000,
 ) -> DocumentText:
@@ -269,7 +314,7 @@ async def get_document_text(
             next_start=end if end < total else None,
         )
 
-    return await _as_caller(ctx, work)
+    return await _as_caller(work)
 
 
 def _text_range(principal: Principal, document_id: str, start: int, length: int) -> Any:
@@ -300,7 +345,11 @@ def build_server(stdio: Credentials | None = None) -> MCPServer[Credentials | No
         yield stdio
 
     server: MCPServer[Credentials | None] = MCPServer(
-        "cairn", title="Cairn", instructions=INSTRUCTIONS, lifespan=lifespan
+        "cairn",
+        title="Cairn",
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        middleware=[role_gate],
     )
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     server.add_tool(search, annotations=reads)

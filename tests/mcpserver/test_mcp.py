@@ -23,20 +23,24 @@ from typing import Any
 
 import anyio
 import httpx2
+import psycopg
 import pytest
 from django.utils import timezone
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from documents.api_auth import token_create
 from documents.models import ApiToken, Document
 from documents.services import workspace_default_for_user
-from mcpserver.access import AccessDenied, Principal, require
-from mcpserver.tools import ROLES, build_server
+from documents.teams.permissions import EDITOR
+from mcpserver.http import McpEndpoint
+from mcpserver.tools import ROLES, Credentials, build_server
+from project import outage
 from project.run import role_command
 from tests.conftest import BASE_DIR, HANDBOOK, ingested, service_env
 from tests.factories import join, make_user
 from tests.pdfs import make_pdf
+from tests.test_outage import SOCKET_ERROR, database_failing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -398,6 +402,83 @@ def test_web_role_still_serves_django_and_streams_answers(web: str, user: Any) -
     assert events[-1] == "done"
 
 
+# in process: the SDK's in-memory client on the server object
+
+
+def in_process(token: str, tool: str, server: Any = None, **arguments: Any) -> Any:
+    """One tool call through the SDK's in-memory client, as a stdio caller."""
+
+    async def main() -> Any:
+        target = server or build_server(Credentials(token))
+        async with Client(target) as client:
+            return await client.call_tool(tool, arguments)
+
+    return anyio.run(main)
+
+
+def test_a_tool_without_a_role_is_refused_to_everyone(user: Any) -> None:
+    def purge() -> str:
+        """A write tool someone forgot to give a role."""
+        return "purged"
+
+    token = token_create(user=user)
+    server = build_server(Credentials(token))
+    server.add_tool(purge)
+    result = in_process(token, "purge", server=server)
+    assert result.is_error
+    assert "has no role" in result.content[0].text
+    assert in_process(token, "list_documents").structured_content["total"] == 0
+
+
+def test_a_database_outage_is_said_without_the_drivers_message(user: Any) -> None:
+    token = token_create(user=user)
+    with database_failing(psycopg.OperationalError(SOCKET_ERROR)):
+        result = in_process(token, "search", query="vacation")
+        status, headers, body = anyio.run(_post_mcp, token)
+    assert result.is_error
+    assert result.content[0].text == outage.MESSAGE
+    assert status == 503
+    assert headers[b"retry-after"] == b"5"
+    assert json.loads(body)["error"]["type"] == "service_unavailable"
+    assert b"/srv/secret" not in body
+
+
+async def _post_mcp(token: str) -> tuple[int, dict[bytes, bytes], bytes]:
+    """A POST to /mcp straight into the ASGI app; its status, headers and body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/mcp",
+        "raw_path": b"/mcp",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await McpEndpoint()(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(
+        m.get("body", b"") for m in sent if m["type"] == "http.response.body"
+    )
+    return start["status"], dict(start["headers"]), body
+
+
 # roles
 
 
@@ -408,11 +489,24 @@ def test_every_tool_has_a_role() -> None:
     assert anyio.run(names) == set(ROLES) == TOOLS
 
 
-def test_a_viewer_is_refused_what_needs_an_editor(workspace: Any) -> None:
+def test_the_role_gate_keeps_a_write_tool_from_a_viewer(
+    user: Any, workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def purge() -> str:
+        """A write tool, for editors."""
+        return "purged"
+
+    monkeypatch.setitem(ROLES, "purge", EDITOR)
     viewer = make_user()
     join(viewer, workspace, "viewer")
-    principal = Principal(user=viewer, workspace=workspace, role="viewer")
-    require(principal, "viewer")
-    with pytest.raises(AccessDenied, match="needs the editor role"):
-        require(principal, "editor")
-    require(Principal(user=viewer, workspace=workspace, role="editor"), "editor")
+
+    def call_as(member: Any) -> Any:
+        token = token_create(user=member)
+        server = build_server(Credentials(token))
+        server.add_tool(purge)
+        return in_process(token, "purge", server=server)
+
+    refused = call_as(viewer)
+    assert refused.is_error
+    assert "needs the editor role" in refused.content[0].text
+    assert call_as(user).structured_content == {"result": "purged"}
