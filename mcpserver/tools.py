@@ -1,10 +1,11 @@
 """Cairn's MCP tools: search, ask, list_documents and get_document_text.
 
 Each tool does what the REST API's operation does (search/api.py,
-documents/api.py) through the same selectors and services, in one workspace:
-the caller's token and workspace are resolved on every call (mcpserver/access.py),
-so a revoked token or a changed role counts at once. The ORM runs in a worker
-thread (sync_to_async), never on the event loop.
+documents/api.py) through the same selectors and services, in one workspace.
+`role_gate`, a server middleware, resolves the caller's token and workspace
+(mcpserver/access.py) and checks the tool's role on every call, so a revoked
+token or a changed role counts at once. The ORM runs in worker threads
+(sync_to_async), never on the event loop.
 """
 
 from __future__ import annotations
