@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import statistics
@@ -202,6 +203,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
     ingestion.setup()
+    # One INFO line per MCP request would bury the report.
+    for name in ("httpx2", "mcp"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     token = seed()
     print(f"\n== web ({args.requests} requests, {args.concurrency} at a time) ==")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
