@@ -45,11 +45,12 @@ def role_command(role: str, env: Mapping[str, str]) -> list[str]:
     python = sys.executable
     if role == "web":
         host = env.get("HOST", "127.0.0.1")
+        # ASGI for MCP's /mcp; Django runs in a thread pool (project/asgi.py).
         return [
-            python, "-m", "gunicorn", "project.wsgi:application",
+            python, "-m", "gunicorn", "project.asgi:application",
             "--bind", f"{host}:{env.get('PORT', '8000')}",
-            "--worker-class", "gthread",
-            "--workers", env.get("WEB_CONCURRENCY", "2"), "--threads", "8",
+            "--worker-class", "asgi", "--asgi-lifespan", "on",
+            "--workers", env.get("WEB_CONCURRENCY", "2"),
             "--timeout", "180", "--access-logfile", "-",
             # Its default path is one per user (~/.gunicorn), shared by every
             # gunicorn of that user; GUNICORN_CMD_ARGS can set one.

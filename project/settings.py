@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "axes",
     "documents",
     "search",
+    "mcpserver",
 ]
 
 MIDDLEWARE = [

@@ -169,6 +169,19 @@ def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
             time.sleep(0.1)
 
 
+def service_env(media_root: str, broker: str) -> dict[str, str]:
+    """The environment of a Cairn process on the test database and broker, offline."""
+    return {
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
+        "MEDIA_ROOT": media_root,
+        "CAIRN_SKIP_DOTENV": "1",
+        "ANTHROPIC_API_KEY": "",
+        "VOYAGE_API_KEY": "",
+    }
+
+
 def start_worker(
     settings: Any,
     broker: str,
@@ -177,19 +190,7 @@ def start_worker(
     prefork: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start a `celery worker` subprocess on the test database and broker."""
-    full_env = (
-        os.environ
-        | {
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": broker,
-            "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "CAIRN_SKIP_DOTENV": "1",
-            "ANTHROPIC_API_KEY": "",
-            "VOYAGE_API_KEY": "",
-        }
-        | (env or {})
-    )
+    full_env = os.environ | service_env(str(settings.MEDIA_ROOT), broker) | (env or {})
     pool = (
         ["--pool", "prefork", "--concurrency", "1"] if prefork else ["--pool", "solo"]
     )

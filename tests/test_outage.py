@@ -28,7 +28,7 @@ def _django_error(cause: psycopg.Error) -> OperationalError:
         return exc
 
 
-def _failing(cause: psycopg.Error) -> Any:
+def database_failing(cause: psycopg.Error) -> Any:
     """Make every query fail with cause; undone before the test database's teardown.
 
     (monkeypatch would undo it too late: its fixture is set up before `db`.)
@@ -45,7 +45,7 @@ def _failing(cause: psycopg.Error) -> Any:
 @pytest.fixture
 def database_down() -> Iterator[None]:
     """Every new query fails as if the server's socket refused connections."""
-    with _failing(psycopg.OperationalError(SOCKET_ERROR)):
+    with database_failing(psycopg.OperationalError(SOCKET_ERROR)):
         yield
 
 
@@ -81,7 +81,7 @@ def test_healthz_names_the_state_without_the_error(
 
 def test_a_cancelled_query_is_an_error_not_an_outage(api: Client) -> None:
     api.raise_request_exception = False
-    with _failing(psycopg.errors.QueryCanceled("statement timeout")):
+    with database_failing(psycopg.errors.QueryCanceled("statement timeout")):
         response = api.get("/api/v1/documents")
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "server_error"

@@ -1,0 +1,1 @@
+"""Cairn as an MCP server: tools over stdio (manage.py mcp) and HTTP (/mcp)."""
