@@ -25,6 +25,7 @@ from voyageai.client import Client
 
 from documents.lexical import estimate_tokens, terms
 from documents.remote.errors import backoff_delay, transient
+from project import metrics
 
 # Voyage's documented per-request limits: 1000 texts, and a token budget by model.
 MAX_BATCH_TEXTS = 1000
@@ -234,6 +235,7 @@ class VoyageEmbedder:
         attempt = 0
         while True:
             try:
+                metrics.api_call("voyage_embed")
                 result = self._client.embed(
                     texts,
                     model=self.name,
@@ -242,6 +244,7 @@ class VoyageEmbedder:
                     output_dimension=self.dimensions,
                 )
             except Exception as exc:
+                metrics.api_error("voyage_embed", exc)
                 if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
                     raise
                 time.sleep(

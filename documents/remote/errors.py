@@ -25,6 +25,17 @@ _VOYAGE_TRANSIENT = (
     voyageai.error.TryAgain,
 )
 
+_VOYAGE_SERVER = (
+    voyageai.error.ServerError,
+    voyageai.error.ServiceUnavailableError,
+    voyageai.error.TryAgain,
+)
+_VOYAGE_CLIENT = (
+    voyageai.error.InvalidRequestError,
+    voyageai.error.MalformedRequestError,
+    voyageai.error.AuthenticationError,
+)
+
 
 class TransientError(Exception):
     """An outside service failed in a way worth retrying later."""
@@ -37,6 +48,31 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
     return isinstance(exc, _VOYAGE_TRANSIENT)
+
+
+def error_kind(exc: BaseException) -> str:
+    """Name an outside-service error for metrics: rate_limit, timeout, connection,
+    server, client or other (a bug of ours, or a refusal mapped before it)."""
+    if isinstance(exc, anthropic.APITimeoutError | voyageai.error.Timeout):
+        return "timeout"
+    if isinstance(
+        exc, anthropic.APIConnectionError | voyageai.error.APIConnectionError
+    ):
+        return "connection"
+    if isinstance(exc, voyageai.error.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, _VOYAGE_SERVER):
+        return "server"
+    if isinstance(exc, _VOYAGE_CLIENT):
+        return "client"
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, anthropic.APIStatusError) and isinstance(status, int):
+        if status == 429:
+            return "rate_limit"
+        if status in (408, 504):
+            return "timeout"
+        return "server" if status >= 500 else "client"
+    return "other"
 
 
 def retry_after(exc: BaseException) -> float | None:

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from documents.remote.errors import backoff_delay, retry_after, transient
 from documents.remote.ratelimit import files_api_limiter
+from project import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,7 +83,8 @@ def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
     while True:
         limiter.acquire()
         try:
-            return operation()
+            with metrics.outside_call("files_api"):
+                return operation()
         except Exception as exc:
             if not transient(exc) or attempt >= retries:
                 raise

@@ -13,6 +13,8 @@ from typing import Protocol
 from django.conf import settings
 from voyageai.client import Client
 
+from project import metrics
+
 
 class Reranker(Protocol):
     """Orders candidate texts by relevance to a query."""
@@ -36,6 +38,7 @@ class VoyageReranker:
             timeout=30,
         )
 
+    @metrics.counted("voyage_rerank")
     def rerank(self, query: str, texts: Sequence[str]) -> list[int]:
         # Voyage rejects empty documents; they cannot be relevant anyway.
         kept = [i for i, text in enumerate(texts) if text.strip()]
