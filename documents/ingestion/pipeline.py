@@ -129,6 +129,7 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
                 kind="internal",
             )
             return False
+        log.info("ingestion stage %s of %s done", stage, document_id)
         return True
 
 
