@@ -8,6 +8,7 @@ are the health page's (see `python -m bench pages`).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,11 +78,16 @@ def main(argv: list[str]) -> int:
         print(f"  in process        {in_process:6.1f} us")
         print(f"  multiprocess mode {multi:6.1f} us (mmap files)")
         print("metrics: merging every process's files at scrape (no DB/broker part)")
+        # More processes: copies of the one process's files under other pids
+        # (the same series in each, as gunicorn and pool processes have).
+        originals = sorted(folder.glob("*.db"))
         written = 1
         for processes in (1, 10, 50, 200):
             while written < processes:
-                _process(1, folder)
                 written += 1
+                for original in originals:
+                    kind = original.name.split("_")[0]
+                    shutil.copy(original, folder / f"{kind}_{900000 + written}.db")
             ms, size = _scrape_ms(folder)
             print(f"  {processes:4d} processes' files: {ms:7.1f} ms, {size:,} bytes")
     return 0

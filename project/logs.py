@@ -13,8 +13,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +26,7 @@ from celery.signals import (
     task_prerun,
 )
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 request_id: ContextVar[str | None] = ContextVar("cairn_request_id", default=None)
 document_id: ContextVar[str | None] = ContextVar("cairn_document_id", default=None)
@@ -113,6 +113,11 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response[HEADER] = rid
+            if isinstance(response, StreamingHttpResponse):
+                # A streamed answer runs after this returns: its lines too.
+                response.streaming_content = _with_request_id(
+                    response.streaming_content, rid
+                )
             if json_enabled():
                 access_log.info(
                     "%s %s %s",
@@ -128,6 +133,16 @@ class RequestIdMiddleware:
                 )
             return response
         finally:
+            request_id.reset(token)
+
+
+def _with_request_id(chunks: Iterable[Any], rid: str) -> Iterator[Any]:
+    token = request_id.set(rid)
+    try:
+        yield from chunks
+    finally:
+        # A stream dropped unread may be closed from another context.
+        with suppress(ValueError):
             request_id.reset(token)
 
 

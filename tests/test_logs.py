@@ -15,7 +15,7 @@ from celery.signals import after_setup_logger, task_postrun, task_prerun
 from django.test import Client
 
 from documents import tasks
-from project import logs
+from project import logs, metrics
 from project.run import GUNICORN_JSON_LOGGING, role_command
 from tests.conftest import HANDBOOK, ingested
 from tests.pdfs import make_pdf
@@ -82,6 +82,31 @@ def test_json_lines_carry_the_request_id(
     # Outside a request no id is left behind.
     logging.getLogger("cairn.test").info("after")
     assert "request_id" not in captured.lines()[-1]
+
+
+def test_a_streamed_answer_logs_with_its_request_id(
+    api: Client, captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream runs after the middleware returned; its lines keep the id."""
+    answered = metrics.answered
+
+    def logging_answered(**kwargs: Any) -> None:
+        logging.getLogger("search.answering").info("answered")
+        answered(**kwargs)
+
+    monkeypatch.setattr(metrics, "answered", logging_answered)
+    response = api.post(
+        "/api/v1/ask",
+        json.dumps({"question": "How many vacation days?"}),
+        content_type="application/json",
+        headers={"Accept": "text/event-stream", "X-Request-ID": "sse-1"},
+    )
+    assert response.streaming
+    assert response["X-Request-ID"] == "sse-1"
+    body = b"".join(response.streaming_content).decode()
+    assert "event: done" in body
+    (line,) = [row for row in captured.lines() if row["message"] == "answered"]
+    assert line["request_id"] == "sse-1"
 
 
 def test_plain_logs_write_no_access_line(
