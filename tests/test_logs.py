@@ -95,7 +95,7 @@ def test_a_streamed_answer_logs_with_its_request_id(
         answered(**kwargs)
 
     monkeypatch.setattr(metrics, "answered", logging_answered)
-    response = api.post(
+    response: Any = api.post(
         "/api/v1/ask",
         json.dumps({"question": "How many vacation days?"}),
         content_type="application/json",
