@@ -22,10 +22,11 @@ CALLS = 20_000
 # One process's share of a busy day: every series Cairn has, moved once.
 _WRITE = """
 import sys, time
+from documents.remote.errors import outside_call, record_error
 from project import metrics
 started = time.perf_counter()
 for _ in range(int(sys.argv[1])):
-    with metrics.outside_call("files_api"):
+    with outside_call("files_api"):
         pass
     metrics.INGEST_STAGE_SECONDS.labels("embed").observe(0.2)
 print((time.perf_counter() - started) / int(sys.argv[1]) * 1e6)
@@ -34,7 +35,7 @@ for stage in ("extract", "chunk", "upload", "embed", "store"):
 metrics.ingested(pages=3, chunks=10)
 metrics.answered(mode="claude", model="m", seconds=1.0,
                  usage={"input_tokens": 10, "output_tokens": 5})
-metrics.api_error("voyage_embed", TimeoutError())
+record_error("voyage_embed", TimeoutError())
 metrics.rate_limit_waited("files-api", 0.5)
 """
 

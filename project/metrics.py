@@ -6,23 +6,19 @@ Counters and histograms live in the process that moves them. Under
 this module loads), and `/metrics` (project/scrape.py) adds up the files of
 every web and worker process on the machine. Documents by status and queue
 depths are not kept here: the scrape reads them from the database and the
-broker, so they are right whichever process answers.
+broker, so they are right whichever process answers. This module knows no SDK (the
+rate limiter's spawned processes import it): documents.remote.errors names the
+kind of an outside error and wraps the calls.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from prometheus_client import Counter, Histogram
-
-from documents.remote.errors import error_kind
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 # Seconds: from a few milliseconds (a small store) to many minutes (a 2,000-page
 # PDF's extraction, a long embedding run under rate limits).
@@ -82,43 +78,19 @@ RATE_LIMIT_WAIT_SECONDS = Histogram(
 
 
 def api_call(api: str) -> None:
-    """Count one call to an outside API (where a `with` block does not fit)."""
+    """Count one call to an outside API (documents.remote.errors.outside_call
+    counts, times and classifies one where a `with` block fits)."""
     API_CALLS.labels(api).inc()
 
 
-def api_error(api: str, exc: BaseException) -> None:
-    """Count one failed call to an outside API, by the error's kind."""
-    API_ERRORS.labels(api, error_kind(exc)).inc()
+def api_failed(api: str, kind: str) -> None:
+    """Count one failed call to an outside API, by kind (errors.error_kind)."""
+    API_ERRORS.labels(api, kind).inc()
 
 
-@contextmanager
-def outside_call(api: str) -> Iterator[None]:
-    """Count, time and classify the outside API call made inside the block."""
-    api_call(api)
-    started = time.monotonic()
-    try:
-        yield
-    except Exception as exc:
-        # Not BaseException: a stream its reader closed early (GeneratorExit)
-        # did not fail.
-        api_error(api, exc)
-        raise
-    finally:
-        API_SECONDS.labels(api).observe(time.monotonic() - started)
-
-
-def counted(api: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
-    """Decorate a function that makes one outside API call: `outside_call` it."""
-
-    def decorate(function: Callable[P, T]) -> Callable[P, T]:
-        @wraps(function)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            with outside_call(api):
-                return function(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
+def api_seconds(api: str, seconds: float) -> None:
+    """Record how long one outside API call took."""
+    API_SECONDS.labels(api).observe(seconds)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from django.conf import settings
 from voyageai.client import Client
 
 from documents.lexical import estimate_tokens, terms
-from documents.remote.errors import backoff_delay, transient
+from documents.remote.errors import backoff_delay, record_error, transient
 from project import metrics
 
 # Voyage's documented per-request limits: 1000 texts, and a token budget by model.
@@ -244,7 +244,7 @@ class VoyageEmbedder:
                     output_dimension=self.dimensions,
                 )
             except Exception as exc:
-                metrics.api_error("voyage_embed", exc)
+                record_error("voyage_embed", exc)
                 if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
                     raise
                 time.sleep(

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 import anthropic
 import voyageai.error
+
+from project import metrics
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 RETRY_STATUSES = (408, 409, 429)
 
@@ -51,8 +60,11 @@ def transient(exc: BaseException) -> bool:
 
 
 def error_kind(exc: BaseException) -> str:
-    """Name an outside-service error for metrics: rate_limit, timeout, connection,
-    server, client or other (a bug of ours, or a refusal mapped before it)."""
+    """Name an outside-service error for metrics.
+
+    One of rate_limit, timeout, connection, server, client, or other (not an
+    API error at all: a bug of ours, a refusal of the rate limiter).
+    """
     if isinstance(exc, anthropic.APITimeoutError | voyageai.error.Timeout):
         return "timeout"
     if isinstance(
@@ -73,6 +85,41 @@ def error_kind(exc: BaseException) -> str:
             return "timeout"
         return "server" if status >= 500 else "client"
     return "other"
+
+
+def record_error(api: str, exc: BaseException) -> None:
+    """Count a failed outside call in the metrics, by its kind."""
+    metrics.api_failed(api, error_kind(exc))
+
+
+@contextmanager
+def outside_call(api: str) -> Iterator[None]:
+    """Count, time and classify (metrics) the outside API call inside the block."""
+    metrics.api_call(api)
+    started = time.monotonic()
+    try:
+        yield
+    except Exception as exc:
+        # Not BaseException: a stream its reader closed early (GeneratorExit)
+        # did not fail.
+        record_error(api, exc)
+        raise
+    finally:
+        metrics.api_seconds(api, time.monotonic() - started)
+
+
+def counted(api: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Decorate a function that makes one outside API call: `outside_call` it."""
+
+    def decorate(function: Callable[P, T]) -> Callable[P, T]:
+        @wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            with outside_call(api):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def retry_after(exc: BaseException) -> float | None:

@@ -13,7 +13,7 @@ from typing import Protocol
 from django.conf import settings
 from voyageai.client import Client
 
-from project import metrics
+from documents.remote.errors import counted
 
 
 class Reranker(Protocol):
@@ -38,7 +38,7 @@ class VoyageReranker:
             timeout=30,
         )
 
-    @metrics.counted("voyage_rerank")
+    @counted("voyage_rerank")
     def rerank(self, query: str, texts: Sequence[str]) -> list[int]:
         # Voyage rejects empty documents; they cannot be relevant anyway.
         kept = [i for i, text in enumerate(texts) if text.strip()]
