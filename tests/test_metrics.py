@@ -8,11 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import httpx
 import pytest
+import voyageai.error
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from documents.models import Document
+from documents.remote.errors import error_kind
 from documents.remote.ratelimit import RateLimiter
 from project.run import fresh_metrics_dir, metrics_dir
 from search.models import Answer
@@ -219,6 +223,37 @@ def test_rate_limit_waits_are_observed(token: str, db: None, broker: str) -> Non
     name = "cairn_rate_limit_wait_seconds"
     assert moved(before, after, f"{name}_count", limiter=limiter.name) >= 1
     assert moved(before, after, f"{name}_sum", limiter=limiter.name) > 0
+
+
+def _status_error(status: int) -> anthropic.APIStatusError:
+    request = httpx.Request("POST", "https://api.example/v1/files")
+    response = httpx.Response(status, request=request, json={"error": {}})
+    return anthropic.APIStatusError("refused", response=response, body=None)
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (_status_error(429), "rate_limit"),
+        (_status_error(529), "server"),
+        (_status_error(500), "server"),
+        (_status_error(504), "timeout"),
+        (_status_error(400), "client"),
+        (_status_error(404), "client"),
+        (anthropic.APITimeoutError(httpx.Request("GET", "https://x")), "timeout"),
+        (
+            anthropic.APIConnectionError(request=httpx.Request("GET", "https://x")),
+            ("connection"),
+        ),
+        (voyageai.error.RateLimitError("slow down"), "rate_limit"),
+        (voyageai.error.ServiceUnavailableError("down"), "server"),
+        (voyageai.error.Timeout("late"), "timeout"),
+        (voyageai.error.InvalidRequestError("bad"), "client"),
+        (TimeoutError("no slot"), "other"),
+    ],
+)
+def test_outside_errors_are_named_by_kind(exc: BaseException, kind: str) -> None:
+    assert error_kind(exc) == kind
 
 
 # Several processes ---------------------------------------------------------
