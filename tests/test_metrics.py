@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
-import httpx
+import httpx2 as httpx  # the HTTP client package anthropic's errors take
 import pytest
 import voyageai.error
 from django.test import Client
@@ -225,6 +225,10 @@ def test_rate_limit_waits_are_observed(token: str, db: None, broker: str) -> Non
     assert moved(before, after, f"{name}_sum", limiter=limiter.name) > 0
 
 
+# voyageai's errors are untyped.
+voyage: Any = voyageai.error
+
+
 def _status_error(status: int) -> anthropic.APIStatusError:
     request = httpx.Request("POST", "https://api.example/v1/files")
     response = httpx.Response(status, request=request, json={"error": {}})
@@ -245,10 +249,10 @@ def _status_error(status: int) -> anthropic.APIStatusError:
             anthropic.APIConnectionError(request=httpx.Request("GET", "https://x")),
             ("connection"),
         ),
-        (voyageai.error.RateLimitError("slow down"), "rate_limit"),
-        (voyageai.error.ServiceUnavailableError("down"), "server"),
-        (voyageai.error.Timeout("late"), "timeout"),
-        (voyageai.error.InvalidRequestError("bad"), "client"),
+        (voyage.RateLimitError("slow down"), "rate_limit"),
+        (voyage.ServiceUnavailableError("down"), "server"),
+        (voyage.Timeout("late"), "timeout"),
+        (voyage.InvalidRequestError("bad"), "client"),
         (TimeoutError("no slot"), "other"),
     ],
 )
