@@ -14,6 +14,7 @@ SUITES = {
     "tuning": "tuning",
     "pages": "pages",
     "web": "web",
+    "metrics": "metrics",
 }
 
 

@@ -33,6 +33,16 @@ def status_counts() -> dict[str, int]:
     return counts
 
 
+def status_counts_by_workspace() -> list[tuple[tuple[str, str], int]]:
+    """How many documents each workspace (by code) has in each status it uses."""
+    rows = (
+        Document.objects.values("workspace__code", "status")
+        .annotate(n=Count("id"))
+        .order_by("workspace__code", "status")
+    )
+    return [((row["status"], str(row["workspace__code"])), row["n"]) for row in rows]
+
+
 def oldest_unfinished() -> Document | None:
     """The document waiting longest in queued or processing, if any."""
     return (

@@ -6,6 +6,10 @@ import os
 
 from celery import Celery
 
+# Connects the task signals that put the document id on ingestion's log lines
+# and Celery's logging hooks that make its lines JSON under LOG_FORMAT=json.
+from project import logs  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 app = Celery("cairn")

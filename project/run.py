@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,30 @@ _WORKER_QUEUES = {
 
 log = logging.getLogger("cairn.supervisor")
 
+GUNICORN_JSON_LOGGING = BASE_DIR / "project" / "gunicorn-logging.json"
+
+
+def metrics_dir(env: Mapping[str, str]) -> Path:
+    """METRICS_DIR as project/settings.py reads it (roles start without Django)."""
+    if env.get("METRICS_DIR"):
+        return Path(env["METRICS_DIR"]).resolve()
+    return (Path(env.get("CAIRN_VAR_DIR") or BASE_DIR / "var") / "metrics").resolve()
+
+
+def fresh_metrics_dir(path: Path, pattern: str = "*.db") -> Path:
+    """Delete a folder's multiprocess metric files (only those) and return it.
+
+    Files are named by process id: a new run must not add to the counters of
+    a previous run's process that had the same id. The files of a process that
+    dies during this run stay: its counters are part of the totals, and Cairn
+    keeps no per-process gauge that prometheus_client's mark_process_dead
+    would have to drop (states are read from the database at each scrape).
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for found in path.glob(pattern):
+        found.unlink(missing_ok=True)
+    return path
+
 
 def role_command(role: str, env: Mapping[str, str]) -> list[str]:
     """The command line of one tier, configured from the environment."""
@@ -46,12 +71,19 @@ def role_command(role: str, env: Mapping[str, str]) -> list[str]:
     if role == "web":
         host = env.get("HOST", "127.0.0.1")
         # ASGI for MCP's /mcp; Django runs in a thread pool (project/asgi.py).
+        # JSON logs: gunicorn's own lines as JSON, and its access log left to
+        # project.logs.RequestIdMiddleware (one JSON line with the request id).
+        logging_args = (
+            ["--log-config-json", str(GUNICORN_JSON_LOGGING)]
+            if env.get("LOG_FORMAT", "").strip().lower() == "json"
+            else ["--access-logfile", "-"]
+        )
         return [
             python, "-m", "gunicorn", "project.asgi:application",
             "--bind", f"{host}:{env.get('PORT', '8000')}",
             "--worker-class", "asgi", "--asgi-lifespan", "on",
             "--workers", env.get("WEB_CONCURRENCY", "2"),
-            "--timeout", "180", "--access-logfile", "-",
+            "--timeout", "180", *logging_args,
             # Its default path is one per user (~/.gunicorn), shared by every
             # gunicorn of that user; GUNICORN_CMD_ARGS can set one.
             "--no-control-socket",
@@ -98,6 +130,8 @@ def child_environment(settings: Any) -> dict[str, str]:
     env["CAIRN_VAR_DIR"] = str(settings.VAR_DIR)
     env["DATABASE_URL"] = settings.DATABASE_URL
     env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    # Every tier's counters in one folder; the web tier's /metrics adds them up.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(settings.METRICS_DIR) / "all")
     return env
 
 
@@ -129,6 +163,9 @@ def run_all(stopping: _Stopping) -> int:
         argv = embedded.redis_command(var_dir, daemonize=False)
         services.append(EmbeddedRedis(name="redis", argv=argv, var_dir=var_dir))
     env = child_environment(settings)
+    # This run owns the whole folder: earlier runs' tiers are gone.
+    fresh_metrics_dir(Path(settings.METRICS_DIR), "**/*.db")
+    fresh_metrics_dir(Path(env["PROMETHEUS_MULTIPROC_DIR"]))
     tiers = [
         ChildProcess(name=role, argv=role_command(role, env), env=env, cwd=BASE_DIR)
         for role in ("worker", "beat", "web")
@@ -176,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     role = parser.parse_args(argv).role
     if role != "all":
         command = role_command(role, os.environ)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # A folder per tier and host: tiers sharing METRICS_DIR (one
+            # machine, or containers on one volume) never clean each other's.
+            own = metrics_dir(os.environ) / f"{role}-{socket.gethostname()}"
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(own))
         os.chdir(BASE_DIR)
         os.execv(command[0], command)
     stopping = _Stopping()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from datetime import timedelta
@@ -126,7 +127,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: every error under /api/v1/ leaves as the API's JSON body.
+    # First: every log line of the request, errors included, carries its id.
+    "project.logs.RequestIdMiddleware",
+    # Outermost but one: every error under /api/v1/ leaves as the API's JSON body.
     "project.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -203,8 +206,9 @@ CAIRN_HTTPS = env_bool("CAIRN_HTTPS", False)
 SESSION_COOKIE_SECURE = CAIRN_HTTPS
 CSRF_COOKIE_SECURE = CAIRN_HTTPS
 SECURE_SSL_REDIRECT = CAIRN_HTTPS
-# A load balancer's health probe may speak plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# A load balancer's health probe, and Prometheus scraping an instance on its
+# internal address, may speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 if env_bool("CAIRN_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # 0 locally: a browser remembers HSTS for this long, even for localhost.
@@ -481,13 +485,39 @@ ANSWER_CONTEXT_BUDGET_TOKENS = env_int("ANSWER_CONTEXT_BUDGET_TOKENS", 60_000)
 # Earlier turns of a conversation carried into a follow-up request.
 CONVERSATION_MAX_TURNS = env_int("CONVERSATION_MAX_TURNS", 6)
 
+# Metrics: GET /metrics (Prometheus text) answers a bearer METRICS_TOKEN, or
+# any address in METRICS_ALLOWED_IPS (addresses or CIDR networks, comma
+# separated); with neither set it is a 404. METRICS_DIR holds the multiprocess
+# counters of every process on this machine (project.run points each tier's
+# PROMETHEUS_MULTIPROC_DIR at a folder of its own inside it).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+try:
+    METRICS_ALLOWED_IPS = [
+        ipaddress.ip_network(a.strip(), strict=False)
+        for a in env_str("METRICS_ALLOWED_IPS").split(",")
+        if a.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from exc
+# Documents by status and workspace (one series per workspace and status).
+METRICS_PER_WORKSPACE = env_bool("METRICS_PER_WORKSPACE", False)
+METRICS_DIR = Path(env_str("METRICS_DIR") or VAR_DIR / "metrics")
+
+# Logs: "plain" lines, or "json": one object a line with time, level, logger,
+# message, request_id (web) and document_id (ingestion).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "project.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -10,7 +10,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from documents import health
-from project import api, console, openapi
+from project import api, console, openapi, scrape
 
 api_v1 = [
     *api.operations,
@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("documents.teams.urls")),
     path("api/v1/", include(api_v1)),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", scrape.metrics_view, name="metrics"),
     # Browsers ask for /favicon.ico before (or without) reading the page's link.
     path(
         "favicon.ico",

@@ -14,6 +14,7 @@ from typing import Any
 
 from documents.models import Workspace
 from documents.remote import files_api
+from project import metrics
 from search import selectors, services, web_fetch
 from search.citations import NOT_FOUND, Part, Result, Segment, citation_json
 from search.claude_answer import claude_parts
@@ -92,6 +93,12 @@ def answer_events(
         result.segments = [Segment(NOT_FOUND)]
         yield {"event": "text", "data": {"text": NOT_FOUND}}
     latency_ms = int((time.monotonic() - started) * 1000)
+    metrics.answered(
+        mode=result.mode,
+        model=result.model,
+        seconds=latency_ms / 1000,
+        usage=result.usage,
+    )
     answer = services.answer_store(
         workspace, user, text, hits, result, latency_ms, conversation
     )

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from documents.remote import files_api
+from documents.remote.errors import outside_call
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def create_message(request: dict[str, Any]) -> dict[str, Any]:
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeprecationWarning)
-        message = files_api.client().messages.create(**request)
+        with outside_call("messages"):
+            message = files_api.client().messages.create(**request)
     _log_warnings(caught)
     result: dict[str, Any] = message.model_dump(mode="json")
     return result
@@ -67,7 +69,7 @@ def stream_message(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         manager = files_api.client().messages.stream(**request)
     _log_warnings(caught)
     try:
-        with manager as stream:
+        with outside_call("messages"), manager as stream:
             for event in stream:
                 if event.type in RAW_EVENTS:
                     yield event.model_dump(mode="json")

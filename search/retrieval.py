@@ -13,6 +13,7 @@ from documents.ingestion.spaces import get_embedder
 from documents.models import Chunk, EmbeddingSpace
 from documents.remote.embeddings import OfflineEmbedder
 from documents.remote.reranking import get_reranker
+from project import metrics
 from search import bm25
 
 # One embedding space's vectors, through its partial HNSW index: the
@@ -201,6 +202,7 @@ def hybrid_ids(
     )
 
 
+@metrics.SEARCH_SECONDS.time()
 def chunk_search(
     *,
     workspace_id: int,

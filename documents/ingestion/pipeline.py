@@ -32,6 +32,7 @@ from documents.ingestion.sandbox import extract_bounded
 from documents.models import Chunk, Document, EmbeddingSpace
 from documents.remote.errors import TransientError, transient
 from documents.remote.files import document_upload
+from project import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
     (network-bound: chunk, upload, embed, store chunks) or "all". Returns whether
     the document is ready for the next stage.
     """
-    with document_lock(document_id) as locked:
+    with logs.document_context(document_id), document_lock(document_id) as locked:
         if not locked:
             log.info("document %s is being ingested by another worker", document_id)
             return False
@@ -128,6 +129,7 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
                 kind="internal",
             )
             return False
+        log.info("ingestion stage %s of %s done", stage, document_id)
         return True
 
 
@@ -144,6 +146,7 @@ def document_fail(*, document_id: Any, reason: str, kind: str = "") -> None:
         stage="failed",
         updated=timezone.now(),
     )
+    metrics.ingest_failed()
 
 
 def _extract(document: Document) -> extraction.Extracted:
@@ -154,7 +157,7 @@ def _extract(document: Document) -> extraction.Extracted:
     progress("extracting", force=True)
     # In a child process under memory and time limits: a hostile file fails
     # this document, never the worker.
-    with document.original.open("rb") as handle:
+    with metrics.stage("extract"), document.original.open("rb") as handle:
         extracted = extract_bounded(
             handle,
             document.mime_type,
@@ -189,13 +192,15 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
             page_starts=list(document.page_starts or []),
         )
     progress("chunking", force=True)
-    specs = chunk_extracted(extracted)
+    with metrics.stage("chunk"):
+        specs = chunk_extracted(extracted)
     if not specs:
         raise extraction.ExtractionError("The document has no text to index.")
 
     progress("uploading", force=True)
     try:
-        _upload_once(document)
+        with metrics.stage("upload"):
+            _upload_once(document)
     except Exception as exc:
         if transient(exc):
             raise TransientError(str(exc)) from exc
@@ -212,13 +217,17 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
         for spec, text in zip(specs, texts, strict=True)
     ]
     progress("embedding", 0, len(texts), force=True, unit="chunk")
+    embed_started = time.monotonic()
 
     def store(
         vectors: dict[int, list[list[float]]], live: list[EmbeddingSpace]
     ) -> None:
+        metrics.stage_since("embed", embed_started)
         progress("storing", force=True)
         active = next(space for space in live if space.status == "active")
-        _store_chunks(document, specs, texts, vectors, active.model, search_title)
+        with metrics.stage("store"):
+            _store_chunks(document, specs, texts, vectors, active.model, search_title)
+        metrics.ingested(pages=document.pages or 0, chunks=len(specs))
 
     try:
         # Every live space: during a switch a new document lands in both.

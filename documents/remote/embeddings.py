@@ -26,7 +26,7 @@ from django.conf import settings
 from voyageai.client import Client
 
 from documents.lexical import estimate_tokens, terms
-from documents.remote.errors import backoff_delay, transient
+from documents.remote.errors import backoff_delay, outside_call, transient
 
 # Voyage's documented per-request limits: 1000 texts, and a token budget by model.
 MAX_BATCH_TEXTS = 1000
@@ -267,11 +267,15 @@ class OfflineEmbedder:
 
 
 def _with_retries(call: Callable[[], list[list[float]]]) -> list[list[float]]:
-    """call(), retrying what errors.transient calls passing, with its backoff."""
+    """call(), retrying what errors.transient calls passing, with its backoff.
+
+    Each attempt is one outside call in the metrics (errors.outside_call).
+    """
     attempt = 0
     while True:
         try:
-            return call()
+            with outside_call("voyage_embed"):
+                return call()
         except Exception as exc:
             if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
                 raise

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 import anthropic
 import voyageai.error
+
+from project import metrics
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 RETRY_STATUSES = (408, 409, 429)
 
@@ -23,6 +32,17 @@ _VOYAGE_TRANSIENT = (
     voyageai.error.APIConnectionError,
     voyageai.error.Timeout,
     voyageai.error.TryAgain,
+)
+
+_VOYAGE_SERVER = (
+    voyageai.error.ServerError,
+    voyageai.error.ServiceUnavailableError,
+    voyageai.error.TryAgain,
+)
+_VOYAGE_CLIENT = (
+    voyageai.error.InvalidRequestError,
+    voyageai.error.MalformedRequestError,
+    voyageai.error.AuthenticationError,
 )
 
 
@@ -37,6 +57,69 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
     return isinstance(exc, _VOYAGE_TRANSIENT)
+
+
+def error_kind(exc: BaseException) -> str:
+    """Name an outside-service error for metrics.
+
+    One of rate_limit, timeout, connection, server, client, or other (not an
+    API error at all: a bug of ours, a refusal of the rate limiter).
+    """
+    if isinstance(exc, anthropic.APITimeoutError | voyageai.error.Timeout):
+        return "timeout"
+    if isinstance(
+        exc, anthropic.APIConnectionError | voyageai.error.APIConnectionError
+    ):
+        return "connection"
+    if isinstance(exc, voyageai.error.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, _VOYAGE_SERVER):
+        return "server"
+    if isinstance(exc, _VOYAGE_CLIENT):
+        return "client"
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, anthropic.APIStatusError) and isinstance(status, int):
+        if status == 429:
+            return "rate_limit"
+        if status in (408, 504):
+            return "timeout"
+        return "server" if status >= 500 else "client"
+    return "other"
+
+
+def record_error(api: str, exc: BaseException) -> None:
+    """Count a failed outside call in the metrics, by its kind."""
+    metrics.api_failed(api, error_kind(exc))
+
+
+@contextmanager
+def outside_call(api: str) -> Iterator[None]:
+    """Count, time and classify (metrics) the outside API call inside the block."""
+    metrics.api_call(api)
+    started = time.monotonic()
+    try:
+        yield
+    except Exception as exc:
+        # Not BaseException: a stream its reader closed early (GeneratorExit)
+        # did not fail.
+        record_error(api, exc)
+        raise
+    finally:
+        metrics.api_seconds(api, time.monotonic() - started)
+
+
+def counted(api: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Decorate a function that makes one outside API call: `outside_call` it."""
+
+    def decorate(function: Callable[P, T]) -> Callable[P, T]:
+        @wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            with outside_call(api):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def retry_after(exc: BaseException) -> float | None:

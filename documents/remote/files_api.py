@@ -19,7 +19,12 @@ from typing import Any, TypeVar
 import anthropic
 from django.conf import settings
 
-from documents.remote.errors import backoff_delay, retry_after, transient
+from documents.remote.errors import (
+    backoff_delay,
+    outside_call,
+    retry_after,
+    transient,
+)
 from documents.remote.ratelimit import files_api_limiter
 
 log = logging.getLogger(__name__)
@@ -82,7 +87,8 @@ def call(operation: Callable[[], T], *, retries: int | None = None) -> T:
     while True:
         limiter.acquire()
         try:
-            return operation()
+            with outside_call("files_api"):
+                return operation()
         except Exception as exc:
             if not transient(exc) or attempt >= retries:
                 raise

@@ -16,6 +16,8 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
+from project import metrics
+
 log = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
@@ -64,6 +66,7 @@ class RateLimiter:
         url: str | None = None,
         window_ms: int = WINDOW_MS,
     ) -> None:
+        self.name = name
         self.key = f"cairn:ratelimit:{name}"
         self.per_minute = per_minute
         self.url = url or redis_url()
@@ -97,6 +100,7 @@ class RateLimiter:
                 return
             if time.monotonic() + wait > deadline:
                 raise TimeoutError(f"rate limit {self.key}: no slot in {timeout}s")
+            metrics.rate_limit_waited(self.name, wait)
             time.sleep(wait)
 
 

@@ -13,6 +13,8 @@ from typing import Protocol
 from django.conf import settings
 from voyageai.client import Client
 
+from documents.remote.errors import counted
+
 # Voyage's rerankers (docs.voyageai.com/docs/reranker): rerank-2.5 for quality,
 # rerank-2.5-lite for latency and cost; the older ones are still served.
 RERANK_MODELS = ("rerank-2.5", "rerank-2.5-lite")
@@ -41,6 +43,7 @@ class VoyageReranker:
             timeout=30,
         )
 
+    @counted("voyage_rerank")
     def rerank(self, query: str, texts: Sequence[str]) -> list[int]:
         # Voyage rejects empty documents; they cannot be relevant anyway.
         kept = [i for i, text in enumerate(texts) if text.strip()]
