@@ -163,26 +163,8 @@ def document_upload(request: HttpRequest) -> HttpResponse:
             )
         else:
             queued.append(created.document.original_name)
-    if refused:
-        level = messages.WARNING if queued else messages.ERROR
-    else:
-        level = messages.SUCCESS if queued else messages.WARNING
-    messages.add_message(request, level, upload_summary(queued, duplicates, refused))
+    display.batch_message(request, display.Batch(queued, duplicates, refused))
     return redirect("documents:list")
-
-
-def upload_summary(queued: list[str], duplicates: list[str], refused: list[str]) -> str:
-    """One banner for a batch: what was queued, what was already here, what not."""
-    parts = []
-    if len(queued) == 1:
-        parts.append(f"{queued[0]} is queued.")
-    elif queued:
-        parts.append(f"{len(queued)} files are queued: {', '.join(queued)}.")
-    if duplicates:
-        parts.append(f"Not added again: {'; '.join(duplicates)}.")
-    if refused:
-        parts.append(f"Not accepted: {' '.join(refused)}")
-    return " ".join(parts)
 
 
 def _sections(
