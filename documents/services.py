@@ -138,7 +138,7 @@ def document_create(
         # Two uploads of the same bytes raced past the check above; the unique
         # constraint let one in, and this one is answered as its duplicate.
         document.original.delete(save=False)
-        if not _is_violation_of(exc, UNIQUE_UPLOAD):
+        if not is_violation_of(exc, UNIQUE_UPLOAD):
             raise
         existing = Document.objects.get(
             workspace=workspace, sha256=sha256, source_url=""
@@ -147,7 +147,8 @@ def document_create(
     return Created(document=document, duplicate=False)
 
 
-def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+def is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+    """Whether an insert failed on this unique constraint (and no other)."""
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None) == constraint
 
