@@ -133,7 +133,7 @@ def document_create(
     try:
         with transaction.atomic():
             document.save()
-            queue.send_on_commit(queue.INGEST, str(document.id))
+            queue_ingest(document)
     except IntegrityError as exc:
         # Two uploads of the same bytes raced past the check above; the unique
         # constraint let one in, and this one is answered as its duplicate.
@@ -145,6 +145,24 @@ def document_create(
         )
         return Created(document=existing, duplicate=True)
     return Created(document=document, duplicate=False)
+
+
+def queue_ingest(document: Document) -> None:
+    """Queue a document's ingestion on commit; if the broker refuses, say so.
+
+    The document stays queued, its stage reads "waiting for the queue" on the
+    pages and in the API (and on `document` itself, for the response being
+    written), and the sweeper sends it once the broker is back. A worker's
+    claim replaces the stage.
+    """
+
+    def unsent() -> None:
+        document.stage = queue.WAITING_FOR_QUEUE
+        Document.objects.filter(id=document.id, status=Document.Status.QUEUED).update(
+            stage=queue.WAITING_FOR_QUEUE, updated=timezone.now()
+        )
+
+    queue.send_on_commit(queue.INGEST, str(document.id), unsent=unsent)
 
 
 def is_violation_of(exc: IntegrityError, constraint: str) -> bool:
@@ -164,7 +182,7 @@ def document_retry(*, document: Document) -> None:
             failure_kind="",
             updated=timezone.now(),
         )
-        queue.send_on_commit(queue.INGEST, str(document.id))
+        queue_ingest(document)
 
 
 def document_delete(*, document: Document) -> None:

@@ -146,24 +146,21 @@ def document_upload(request: HttpRequest) -> HttpResponse:
     if not files:
         messages.error(request, "Choose at least one file to upload.")
         return redirect("documents:list")
-    queued: list[str] = []
-    duplicates: list[str] = []
-    refused: list[str] = []
+    batch = display.Batch()
     for upload in files:
         try:
             created = services.document_create(
                 workspace=workspace, uploader=request.user, upload=upload
             )
         except services.UploadRejected as exc:
-            refused.append(str(exc))
+            batch.refused.append(str(exc))
             continue
         if created.duplicate:
-            duplicates.append(
-                f"{upload.name} (already here as “{created.document.title}”)"
-            )
+            name = f"{upload.name} (already here as “{created.document.title}”)"
         else:
-            queued.append(created.document.original_name)
-    display.batch_message(request, display.Batch(queued, duplicates, refused))
+            name = created.document.original_name
+        batch.add(created, name)
+    display.batch_message(request, batch)
     return redirect("documents:list")
 
 

@@ -82,7 +82,7 @@ def document_create_from_url(
                 size=0,
                 stage="fetching",
             )
-            queue.send_on_commit(queue.INGEST, str(document.id))
+            services.queue_ingest(document)
     except IntegrityError as exc:
         # Another request added the same URL between the check and the insert.
         if not services.is_violation_of(exc, UNIQUE_URL):
@@ -168,5 +168,5 @@ def _refetch(document_id: Any) -> bool:
         if old_file_id:
             # Owed, not deleted here: a Files API outage must not orphan it.
             remote_file_release(file_id=old_file_id, reason=f"refreshed {found.id}")
-        queue.send_on_commit(queue.INGEST, str(found.id))
+        services.queue_ingest(found)
     return True

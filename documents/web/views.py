@@ -51,10 +51,8 @@ def document_add_urls(request: HttpRequest) -> HttpResponse:
         except WebError as exc:
             batch.refused.append(f"{url[:100]}: {exc}.")
             continue
-        if created.duplicate:
-            batch.duplicates.append(f"{url} (already here; use Refresh)")
-        else:
-            batch.queued.append(url)
+        name = f"{url} (already here; use Refresh)" if created.duplicate else url
+        batch.add(created, name)
     display.batch_message(request, batch)
     return _back(request)
 
