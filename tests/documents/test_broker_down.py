@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,18 +25,24 @@ DEAD_BROKER = "redis://127.0.0.1:1/0"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def dead_broker() -> Iterator[Celery]:
+@contextlib.contextmanager
+def _broker_down() -> Iterator[Celery]:
     """Cairn's Celery pointed at a port nothing listens on, as when Redis is down."""
     dead = Celery("cairn-dead-broker", set_as_current=False)
     dead.config_from_object("django.conf:settings", namespace="CELERY")
-    dead.conf.broker_url = DEAD_BROKER
+    dead.conf["broker_url"] = DEAD_BROKER
     dead.set_current()
     try:
         yield dead
     finally:
         cairn_app.set_current()
         dead.close()
+
+
+@pytest.fixture
+def dead_broker() -> Iterator[Celery]:
+    with _broker_down() as dead:
+        yield dead
 
 
 def _file(name: str, data: bytes) -> io.BytesIO:
@@ -98,17 +105,10 @@ def test_with_the_broker_up_nothing_waits(api: Client, broker: str) -> None:
 def test_the_sweep_sends_a_waiting_document_once_the_broker_is_back(
     api: Client, broker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dead = Celery("cairn-dead-broker", set_as_current=False)
-    dead.config_from_object("django.conf:settings", namespace="CELERY")
-    dead.conf.broker_url = DEAD_BROKER
-    dead.set_current()
-    try:
+    with _broker_down():
         body = api.post(
             "/api/v1/documents", {"file": _file("handbook.md", HANDBOOK.encode())}
         ).json()
-    finally:
-        cairn_app.set_current()
-        dead.close()
     assert body["stage"] == queue.WAITING_FOR_QUEUE
     sent: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(queue, "send", lambda task, *args: sent.append((task, args)))
