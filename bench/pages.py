@@ -1,4 +1,4 @@
-"""Page benchmark: server time of the documents list and the health page at scale.
+"""Page benchmark: server time of the documents list and the health pages at scale.
 
 Runs on its own CAIRN_VAR_DIR (var/bench): embedded PostgreSQL and Redis, one
 workspace seeded with --documents documents (mixed statuses, types, tags, a
@@ -41,6 +41,7 @@ PAGES = (
         "/documents/status.json?ids={ids}&since={since}",
     ),
     ("ingestion health", "/admin/cairn/health/"),
+    ("/healthz (probe)", "/healthz"),
 )
 
 

@@ -181,6 +181,11 @@ class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "name", "prefix", "created", "last_used", "revoked"]
     readonly_fields = ["prefix", "key_hash", "created", "last_used"]
 
+    # A token is made on the API tokens page (or create_api_token), which shows
+    # it once; one added here would have no key. Revoking stays a change.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -189,11 +194,20 @@ class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["email"]
     readonly_fields = ["token", "accepted", "accepted_by", "created"]
 
+    # Invitations are made on the Members page, which makes the link; one added
+    # here would have no token to open.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
 
 @admin.register(RemoteFileTombstone)
 class RemoteFileTombstoneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["file_id", "reason", "attempts", "next_attempt", "last_error"]
     readonly_fields = ["file_id", "reason", "attempts", "last_error", "created"]
+
+    # Cairn records what it owes the Files API; an added one would name no file.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(ServicePause)

@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 from pydantic import BaseModel, Field
 
-from documents import selectors, services
+from documents import display, selectors, services
+from documents.ingestion import failures
 from documents.models import Document, Workspace
 from documents.remote.web import INVALID_INPUT, WebError
 from documents.teams.permissions import EDITOR, require_role
@@ -26,7 +27,21 @@ class DocumentOut(BaseModel):
     status: str = Field(description="queued | processing | ready | failed")
     stage: str
     progress: int = Field(description="0-100")
-    error: str | None
+    error: str | None = Field(description="The technical reason of a failure")
+    failure_kind: str | None = Field(
+        description="For a failed document, what went wrong: "
+        + " | ".join(failures.KINDS)
+        + "; null otherwise (and for failures recorded before kinds existed)"
+    )
+    failure_message: str | None = Field(
+        description="For a failed document, the failure in plain words, as the "
+        "documents page shows it"
+    )
+    retryable: bool | None = Field(
+        description="For a failed document, whether trying again can help "
+        "(true for transient causes: a site or service that did not answer); "
+        "null unless failed"
+    )
     file_id: str | None = Field(description="Anthropic Files API id, if uploaded")
     files_api_note: str | None
     pages: int | None
@@ -42,6 +57,7 @@ class DocumentOut(BaseModel):
     @classmethod
     def of(cls, document: Document, **extra: Any) -> Self:
         """The API's view of a document (the list annotates chunk_count)."""
+        failed = display.failure(document)
         return cls(
             id=str(document.id),
             title=document.title,
@@ -50,6 +66,9 @@ class DocumentOut(BaseModel):
             stage=document.stage,
             progress=document.progress,
             error=document.error or None,
+            failure_kind=(document.failure_kind or None) if failed else None,
+            failure_message=failed.message if failed else None,
+            retryable=failed.retryable if failed else None,
             file_id=document.file_id or None,
             files_api_note=document.files_api_note or None,
             pages=document.pages,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from django.contrib import messages
 from django.db.models import Q
+from django.http import HttpRequest
 
+from documents import queue
 from documents.ingestion import extraction, failures
 from documents.models import Document
 
@@ -92,3 +96,62 @@ def failure(document: Document) -> Failure | None:
         message=failures.plain_message(document.failure_kind, document.error),
         retryable=kind.retryable,
     )
+
+
+@dataclass
+class Batch:
+    """What became of a batch of uploads or URLs, for one summary banner."""
+
+    queued: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    # How the queued ones are counted and what happens to them next.
+    noun: str = "files"
+    next_step: str = "queued"
+    # Queued ones the broker refused: kept, and sent once it is back.
+    waiting: int = 0
+
+    def add(self, created: Any, name: str) -> None:
+        """Count one accepted item: queued (waiting or not) or a duplicate."""
+        if created.duplicate:
+            self.duplicates.append(name)
+            return
+        self.queued.append(name)
+        if created.document.stage == queue.WAITING_FOR_QUEUE:
+            self.waiting += 1
+
+    def summary(self) -> str:
+        """One sentence per outcome: queued, already here, not accepted."""
+        parts = []
+        if len(self.queued) == 1:
+            parts.append(f"{self.queued[0]} is {self.next_step}.")
+        elif self.queued:
+            parts.append(
+                f"{len(self.queued)} {self.noun} are {self.next_step}: "
+                f"{', '.join(self.queued)}."
+            )
+        if self.duplicates:
+            parts.append(f"Not added again: {'; '.join(self.duplicates)}.")
+        if self.refused:
+            parts.append(f"Not accepted: {' '.join(self.refused)}")
+        if self.waiting:
+            parts.append(
+                "The task queue is not answering right now, so nothing is being "
+                "processed yet: what was accepted is kept and starts on its own "
+                "once the queue is back (it reads “waiting for the queue” below)."
+            )
+        return " ".join(parts)
+
+    @property
+    def level(self) -> int:
+        """Success when all went in, a warning for a mix, an error for none."""
+        if self.refused:
+            return messages.WARNING if self.queued else messages.ERROR
+        if self.waiting:
+            return messages.WARNING
+        return messages.SUCCESS if self.queued else messages.WARNING
+
+
+def batch_message(request: HttpRequest, batch: Batch) -> None:
+    """Show one banner for the whole batch, however many it held."""
+    messages.add_message(request, batch.level, batch.summary())

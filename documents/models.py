@@ -98,6 +98,7 @@ class Invitation(models.Model):
 
 
 UNIQUE_UPLOAD = "document_unique_upload_per_workspace"
+UNIQUE_URL = "document_unique_url_per_workspace"
 
 
 class Document(models.Model):
@@ -197,7 +198,15 @@ class Document(models.Model):
                 fields=["workspace", "sha256"],
                 condition=models.Q(source_url=""),
                 name=UNIQUE_UPLOAD,
-            )
+            ),
+            # One document per URL per workspace, likewise; source_url is stored
+            # normalised (documents.web.documents.normalised_url), so spellings
+            # of one address are one key.
+            models.UniqueConstraint(
+                fields=["workspace", "source_url"],
+                condition=~models.Q(source_url=""),
+                name=UNIQUE_URL,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -133,12 +133,12 @@ def document_create(
     try:
         with transaction.atomic():
             document.save()
-            queue.send_on_commit(queue.INGEST, str(document.id))
+            queue_ingest(document)
     except IntegrityError as exc:
         # Two uploads of the same bytes raced past the check above; the unique
         # constraint let one in, and this one is answered as its duplicate.
         document.original.delete(save=False)
-        if not _is_violation_of(exc, UNIQUE_UPLOAD):
+        if not is_violation_of(exc, UNIQUE_UPLOAD):
             raise
         existing = Document.objects.get(
             workspace=workspace, sha256=sha256, source_url=""
@@ -147,7 +147,26 @@ def document_create(
     return Created(document=document, duplicate=False)
 
 
-def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+def queue_ingest(document: Document) -> None:
+    """Queue a document's ingestion on commit; if the broker refuses, say so.
+
+    The document stays queued, its stage reads "waiting for the queue" on the
+    pages and in the API (and on `document` itself, for the response being
+    written), and the sweeper sends it once the broker is back. A worker's
+    claim replaces the stage.
+    """
+
+    def unsent() -> None:
+        document.stage = queue.WAITING_FOR_QUEUE
+        Document.objects.filter(id=document.id, status=Document.Status.QUEUED).update(
+            stage=queue.WAITING_FOR_QUEUE, updated=timezone.now()
+        )
+
+    queue.send_on_commit(queue.INGEST, str(document.id), unsent=unsent)
+
+
+def is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+    """Whether an insert failed on this unique constraint (and no other)."""
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None) == constraint
 
@@ -163,7 +182,7 @@ def document_retry(*, document: Document) -> None:
             failure_kind="",
             updated=timezone.now(),
         )
-        queue.send_on_commit(queue.INGEST, str(document.id))
+        queue_ingest(document)
 
 
 def document_delete(*, document: Document) -> None:

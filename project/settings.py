@@ -65,6 +65,22 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean, not {value!r}")
 
 
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Return IP networks (addresses or CIDR, comma- or space-separated) as CIDR."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    networks = []
+    for entry in value.replace(",", " ").split():
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an IP address or network"
+            ) from exc
+    return networks
+
+
 def env_float(name: str, default: float) -> float:
     """Return a decimal number variable."""
     value = os.environ.get(name)
@@ -184,7 +200,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # username from one address, that pair is refused for LOGIN_COOLOFF_MINUTES, on
 # /login/ and the admin alike; a successful login clears the count. The pair, not
 # the username alone, so nobody can lock a colleague out from elsewhere. The address
-# is REMOTE_ADDR (a forwarded header could be forged to get fresh attempts).
+# is REMOTE_ADDR, unless the connection comes from a trusted proxy
+# (CAIRN_TRUSTED_PROXIES; with CAIRN_TLS_PROXY=1 and none named, loopback): then it
+# is the nearest X-Forwarded-For hop no trusted proxy wrote (project.lockout), so a
+# client can neither forge fresh attempts nor share the proxy's one address.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -194,6 +213,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "project.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "project.lockout.client_ip"
+CAIRN_TLS_PROXY = env_bool("CAIRN_TLS_PROXY", False)
+TRUSTED_PROXIES = env_networks(
+    "CAIRN_TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"] if CAIRN_TLS_PROXY else []
+)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "documents:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -209,7 +233,7 @@ SECURE_SSL_REDIRECT = CAIRN_HTTPS
 # A load balancer's health probe, and Prometheus scraping an instance on its
 # internal address, may speak plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
-if env_bool("CAIRN_TLS_PROXY", False):
+if CAIRN_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # 0 locally: a browser remembers HSTS for this long, even for localhost.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)

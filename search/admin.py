@@ -140,6 +140,14 @@ class FeedbackAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["answer_link", "user", "helpful", "comment", "created"]
     exclude = ["answer"]
 
+    # People give feedback on the answer page; here it is read, never made
+    # or rewritten.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Feedback]:
         queryset: QuerySet[Feedback] = super().get_queryset(request)
         return queryset.select_related("answer__question__workspace", "user")

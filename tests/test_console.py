@@ -181,3 +181,40 @@ def test_the_admin_adds_no_bare_documents_and_keeps_answers_read_only(
     assert response.status_code == 403
     answer.refresh_from_db()
     assert answer.text != "rewritten"
+
+
+def test_the_admin_adds_nothing_people_make_through_the_product(
+    staff: Client,
+) -> None:
+    user = make_user()
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    answer = answering.answer_question(
+        workspace=document.workspace, user=user, text="How many vacation days?"
+    )
+    feedback = services.feedback_record(
+        answer=answer, user=user, helpful=True, comment="Clear"
+    )
+    for model in (
+        "documents/document",
+        "search/answer",
+        "search/feedback",
+        "search/question",
+        "documents/apitoken",
+        "documents/invitation",
+        "documents/remotefiletombstone",
+    ):
+        assert staff.get(f"/admin/{model}/add/").status_code == 403, model
+        listing = staff.get(f"/admin/{model}/").content.decode()
+        assert f"/admin/{model}/add/" not in listing, model
+    index = staff.get("/admin/").content.decode()
+    assert "/admin/search/feedback/add/" not in index
+    # Feedback is read, never rewritten.
+    detail = staff.get(f"/admin/search/feedback/{feedback.id}/change/").content.decode()
+    assert "Clear" in detail and 'name="comment"' not in detail
+    response = staff.post(
+        f"/admin/search/feedback/{feedback.id}/change/",
+        {"comment": "rewritten", "helpful": "on"},
+    )
+    assert response.status_code == 403
+    feedback.refresh_from_db()
+    assert feedback.comment == "Clear"

@@ -17,6 +17,18 @@ def test_healthz_reports_ok(db: None, broker: str) -> None:
     assert body["mode"] == {"answers": "offline", "embeddings": "offline"}
 
 
+def test_healthz_counts_workers_by_their_heartbeats(db: None, broker: str) -> None:
+    from documents import workers
+
+    before = Client().get("/healthz").json()["workers"]
+    workers.beat("healthz-test@host", ["celery"])
+    try:
+        assert Client().get("/healthz").json()["workers"] == before + 1
+    finally:
+        workers.forget("healthz-test@host")
+    assert Client().get("/healthz").json()["workers"] == before
+
+
 def test_healthz_is_503_when_the_broker_is_down(db: None, settings: Any) -> None:
     from project.celery import app
 

@@ -39,6 +39,14 @@ def _validate(spec: dict[str, Any], path: str, method: str, response: Any) -> No
     assert errors == [], (path, method, errors)
 
 
+def test_the_document_schema_describes_failure_kind_and_retryable() -> None:
+    schema = openapi.document()["components"]["schemas"]["DocumentOut"]
+    properties = schema["properties"]
+    assert {"failure_kind", "failure_message", "retryable"} <= properties.keys()
+    assert "damaged" in properties["failure_kind"]["description"]
+    assert {"failure_kind", "retryable"} <= set(schema["required"])
+
+
 def test_every_api_url_and_method_is_described(api: Client) -> None:
     """A method is served (answers other than 405) exactly where it is described."""
     spec = openapi.document()
@@ -135,6 +143,14 @@ def test_real_responses_match_the_document(api: Client, user: Any) -> None:
     ]
     uploaded = api.post(
         "/api/v1/documents", {"file": upload("notes.md", b"# Notes\n\nHello.")}
+    )
+    failed = ingested(user, "blank.md", b"   \n")
+    cases.append(
+        (
+            "/api/v1/documents/{document_id}",
+            "get",
+            api.get(f"/api/v1/documents/{failed.id}"),
+        )
     )
     cases.append(("/api/v1/documents", "post", uploaded))
     statuses = set()

@@ -201,6 +201,44 @@ def test_a_child_does_not_get_the_terminals_ctrl_c(tmp_path: Path) -> None:
         child.stop()
 
 
+def _redis(var_dir: Path) -> subprocess.Popen[bytes]:
+    """The embedded broker as make run starts it: a foreground child."""
+    process = subprocess.Popen(embedded.redis_command(var_dir, daemonize=False))
+    embedded.wait_for_redis(var_dir)
+    return process
+
+
+def test_queued_tasks_survive_a_killed_embedded_redis(tmp_path: Path) -> None:
+    import redis
+
+    var_dir = tmp_path / "var"
+    var_dir.mkdir()
+    process = _redis(var_dir)
+    try:
+        client = redis.Redis(unix_socket_path=str(embedded.redis_socket(var_dir)))
+        client.lpush("ingest_cpu", b"task one", b"task two")
+        client.hset("unacked", "tag-1", b"taken by a worker")
+        time.sleep(1.5)  # appendfsync everysec
+        process.kill()
+        process.wait(timeout=10)
+        process = _redis(var_dir)
+        client = redis.Redis(unix_socket_path=str(embedded.redis_socket(var_dir)))
+        assert client.lrange("ingest_cpu", 0, -1) == [b"task two", b"task one"]
+        assert client.hget("unacked", "tag-1") == b"taken by a worker"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    assert (var_dir / "appendonly.aof").stat().st_size > 0
+
+
+def test_the_tests_scratch_broker_keeps_no_append_only_file(tmp_path: Path) -> None:
+    command = embedded.redis_command(tmp_path, daemonize=True, appendonly=False)
+    assert command[command.index("--appendonly") + 1] == "no"
+    supervised = embedded.redis_command(tmp_path, daemonize=False)
+    assert supervised[supervised.index("--appendonly") + 1] == "yes"
+    assert supervised[supervised.index("--appendfsync") + 1] == "everysec"
+
+
 def test_dead_pgserver_handles_are_forgotten(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

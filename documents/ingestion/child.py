@@ -2,7 +2,8 @@
 
 It sets its own address-space, CPU and core-dump limits before loading any
 parser, reads the file from stdin, and writes one JSON header line then the
-payload (UTF-8 text, or PNG bytes) to stdout; page progress goes to stderr as
+payload (UTF-8 text, or PNG bytes) to stdout (a refusal's header carries its
+reason and its failure kind); page progress goes to stderr as
 `progress DONE TOTAL` lines. It never imports Django: it needs no database,
 no settings and no secrets (documents.ingestion.sandbox starts it with a bare
 environment). JOB is JSON: {"kind": "extract"|"render", "bounds": {...}, ...}.
@@ -90,7 +91,8 @@ def main(argv: list[str]) -> int:
         from documents.ingestion.formats import FormatError
 
         if isinstance(exc, ExtractionError | FormatError):
-            header = {"ok": False, "error": str(exc)}
+            # The kind crosses the process boundary with the reason.
+            header = {"ok": False, "error": str(exc), "failure_kind": exc.kind}
         else:
             traceback.print_exc()
             header = {"ok": False, "crash": f"{type(exc).__name__}: {exc}"[:500]}

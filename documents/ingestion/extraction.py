@@ -10,7 +10,7 @@ from typing import Any
 
 import charset_normalizer
 
-from documents.ingestion import formats, pdf
+from documents.ingestion import formats, kinds, pdf
 from documents.ingestion.bounds import Bounds
 from documents.ingestion.html_text import bom_encoding, html_to_text
 
@@ -57,7 +57,15 @@ _BINARY_MAGIC = (
 
 
 class ExtractionError(Exception):
-    """A file that cannot become text; the message is shown to the user."""
+    """A file that cannot become text; the message is shown to the user.
+
+    `kind` (documents.ingestion.kinds) chooses the plain message and whether a
+    retry is offered; it never depends on the wording of the message.
+    """
+
+    def __init__(self, message: str, *, kind: str = kinds.UNREADABLE) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -88,25 +96,31 @@ def detect_mime_type(filename: str, head: bytes) -> str:
     if head.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-" or head[:1024].find(b"%PDF-") >= 0:
         return PDF
     if extension == ".pdf":
-        raise ExtractionError("The file is named .pdf but is not a PDF.")
+        raise ExtractionError(
+            "The file is named .pdf but is not a PDF.", kind=kinds.DAMAGED
+        )
     if head.startswith(b"PK\x03\x04") and (
         b"word/" in head or (extension == ".docx" and b"[Content_Types].xml" in head)
     ):
         return DOCX
     if extension == ".docx":
-        raise ExtractionError("The file is named .docx but is not a Word document.")
+        raise ExtractionError(
+            "The file is named .docx but is not a Word document.", kind=kinds.DAMAGED
+        )
     wide = _wide_text_head(head)
     if wide is not None:
         return _detect_text(extension, wide)
     if extension == ".doc" or head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ExtractionError(
             "Old Word (.doc) and Office binary files are not supported; "
-            "save the file as .docx or PDF."
+            "save the file as .docx or PDF.",
+            kind=kinds.UNSUPPORTED,
         )
     if any(head.startswith(magic) for magic in _BINARY_MAGIC) or b"\x00" in head[:8192]:
         raise ExtractionError(
             f"Unsupported file type: this looks like a binary file. "
-            f"Cairn reads {SUPPORTED_DESCRIPTION}."
+            f"Cairn reads {SUPPORTED_DESCRIPTION}.",
+            kind=kinds.UNSUPPORTED,
         )
     return _detect_text(extension, head)
 
@@ -146,7 +160,8 @@ def _detect_text(extension: str, head: bytes) -> str:
     if extension == "":
         return TEXT
     raise ExtractionError(
-        f"Unsupported file type {extension!r}. Cairn reads {SUPPORTED_DESCRIPTION}."
+        f"Unsupported file type {extension!r}. Cairn reads {SUPPORTED_DESCRIPTION}.",
+        kind=kinds.UNSUPPORTED,
     )
 
 
@@ -173,7 +188,8 @@ def extract(
         if not read.text.strip():
             raise ExtractionError(
                 "The PDF has no text layer (it may be scanned images); "
-                "run it through OCR and upload the result."
+                "run it through OCR and upload the result.",
+                kind=kinds.SCANNED,
             )
         return Extracted(
             text=read.text,
@@ -190,20 +206,20 @@ def extract(
     if mime_type == HTML:
         text = _from_format(lambda: html_to_text(data, max_depth=bounds.html_max_depth))
         return _extracted(text, mime_type, bounds)
-    raise ExtractionError(f"Unsupported file type {mime_type}.")
+    raise ExtractionError(f"Unsupported file type {mime_type}.", kind=kinds.UNSUPPORTED)
 
 
 def _from_format(read: Callable[[], Any]) -> Any:
     try:
         return read()
     except formats.FormatError as exc:
-        raise ExtractionError(str(exc)) from exc
+        raise ExtractionError(str(exc), kind=exc.kind) from exc
 
 
 def _extracted(text: str, mime_type: str, bounds: Bounds) -> Extracted:
     text = normalise(text)
     if not text.strip():
-        raise ExtractionError("The file has no text.")
+        raise ExtractionError("The file has no text.", kind=kinds.EMPTY)
     if len(text) > bounds.max_chars:
         raise ExtractionError(
             f"The file holds {len(text):,} characters of text; Cairn reads at most "
@@ -215,7 +231,7 @@ def _extracted(text: str, mime_type: str, bounds: Bounds) -> Extracted:
 def decode_text(data: bytes) -> str:
     """Decode text of any common encoding into normalised str."""
     if not data.strip():
-        raise ExtractionError("The file is empty.")
+        raise ExtractionError("The file is empty.", kind=kinds.EMPTY)
     bom = bom_encoding(data)
     if bom is not None:
         encoding, skip = bom
@@ -227,7 +243,7 @@ def decode_text(data: bytes) -> str:
             text = _decode_legacy(data)
     text = normalise(text)
     if not text.strip():
-        raise ExtractionError("The file has no text.")
+        raise ExtractionError("The file has no text.", kind=kinds.EMPTY)
     return text
 
 
@@ -240,7 +256,10 @@ def _decode_legacy(data: bytes) -> str:
     """
     matches = list(charset_normalizer.from_bytes(data))
     if not matches:
-        raise ExtractionError("The file is not text in any encoding Cairn recognises.")
+        raise ExtractionError(
+            "The file is not text in any encoding Cairn recognises.",
+            kind=kinds.UNSUPPORTED,
+        )
     best = min(match.chaos for match in matches)
     for match in matches:
         if match.encoding == "cp1252" and match.chaos <= best + 0.01:

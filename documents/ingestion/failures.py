@@ -2,15 +2,16 @@
 
 The technical reason stays in Document.error for admins (the admin and the
 health page show it); the documents pages show the kind's message instead.
-Extraction raises one ExtractionError for every problem, so the kind is read
-from the error's cause and wording; tests feed each kind real bad input, so
-a changed wording fails a test instead of silently falling back.
+Each error names its kind where it is raised (documents.ingestion.kinds, an
+ExtractionError's or FormatError's `kind`, carried across the extraction
+child's boundary), so a kind never depends on the wording of a message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from documents.ingestion import kinds
 from documents.ingestion.extraction import SUPPORTED_DESCRIPTION
 from documents.remote import web as web_sources
 
@@ -31,65 +32,65 @@ KINDS = {
     kind.code: kind
     for kind in (
         Kind(
-            "damaged",
+            kinds.DAMAGED,
             "This file is damaged and cannot be read. Check that it opens on your "
             "computer, then upload a repaired copy or export it again.",
             retryable=False,
         ),
         Kind(
-            "encrypted",
+            kinds.ENCRYPTED,
             "This PDF is locked with a password. Upload a copy without the password.",
             retryable=False,
         ),
         Kind(
-            "scanned",
+            kinds.SCANNED,
             "This PDF has no text, only images of pages (a scan). Run it through "
             "text recognition (OCR) and upload the result.",
             retryable=False,
         ),
         Kind(
-            "empty",
+            kinds.EMPTY,
             "This file has no text to search.",
             retryable=False,
         ),
         Kind(
-            "unsupported",
+            kinds.UNSUPPORTED,
             f"Cairn cannot read this kind of file. It reads {SUPPORTED_DESCRIPTION}.",
             retryable=False,
         ),
         Kind(
-            "unreadable",
+            kinds.UNREADABLE,
             "This file could not be read.",
             retryable=False,
             shows_reason=True,
         ),
         Kind(
-            "url_refused",
+            kinds.URL_REFUSED,
             "Cairn does not fetch this address: it is internal or not allowed in "
             "this workspace. A workspace admin can allow intranet hosts on Web "
             "settings.",
             retryable=False,
         ),
         Kind(
-            "url_unsupported",
+            kinds.URL_UNSUPPORTED,
             "This address does not lead to a web page, text or PDF that Cairn "
             "can read.",
             retryable=False,
         ),
         Kind(
-            "url_unreachable",
+            kinds.URL_UNREACHABLE,
             "The page could not be fetched: the site did not answer, was too "
             "slow, or answered with an error. Try again later.",
             retryable=True,
         ),
         Kind(
-            "service",
+            kinds.SERVICE,
             "An outside service (file storage or embeddings) kept failing. "
             "Try again in a few minutes.",
             retryable=True,
         ),
         Kind(
-            "internal",
+            kinds.INTERNAL,
             "Something went wrong while processing this file. Try again; if it "
             "fails again, tell your administrator.",
             retryable=True,
@@ -100,41 +101,17 @@ KINDS = {
 UNKNOWN = Kind("", "Processing failed.", retryable=True)
 
 _WEB_CODES = {
-    web_sources.URL_NOT_ALLOWED: "url_refused",
-    web_sources.URL_TOO_LONG: "url_refused",
-    web_sources.INVALID_INPUT: "url_refused",
-    web_sources.UNSUPPORTED_CONTENT_TYPE: "url_unsupported",
-    web_sources.URL_NOT_ACCESSIBLE: "url_unreachable",
+    web_sources.URL_NOT_ALLOWED: kinds.URL_REFUSED,
+    web_sources.URL_TOO_LONG: kinds.URL_REFUSED,
+    web_sources.INVALID_INPUT: kinds.URL_REFUSED,
+    web_sources.UNSUPPORTED_CONTENT_TYPE: kinds.URL_UNSUPPORTED,
+    web_sources.URL_NOT_ACCESSIBLE: kinds.URL_UNREACHABLE,
 }
 
-# Wording of extraction's errors, most specific first.
-_PHRASES = (
-    ("password", "encrypted"),
-    ("encrypted", "encrypted"),
-    ("no text layer", "scanned"),
-    ("damaged", "damaged"),
-    ("has no pages", "damaged"),
-    ("is not a pdf", "damaged"),
-    ("is not a word document", "damaged"),
-    ("unsupported file type", "unsupported"),
-    ("not supported", "unsupported"),
-    ("not text in any encoding", "unsupported"),
-    ("never extracted", "internal"),
-    ("no text", "empty"),
-    ("is empty", "empty"),
-)
 
-
-def kind_of_extraction_error(exc: BaseException) -> str:
-    """The kind of an ExtractionError, from its cause (a refused URL) or wording."""
-    cause = exc.__cause__
-    if isinstance(cause, web_sources.WebError):
-        return _WEB_CODES.get(cause.code, "url_unreachable")
-    text = str(exc).lower()
-    for phrase, kind in _PHRASES:
-        if phrase in text:
-            return kind
-    return "unreadable"
+def kind_of_web_error(exc: web_sources.WebError) -> str:
+    """The kind of a refused or failed fetch, from the web fetch error code."""
+    return _WEB_CODES.get(exc.code, kinds.URL_UNREACHABLE)
 
 
 def kind_for(code: str) -> Kind:

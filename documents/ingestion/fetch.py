@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from documents.ingestion import extraction
+from documents.ingestion import extraction, failures
 from documents.models import Document
 from documents.remote import web as web_sources
 from documents.remote.intranet import Allowlist
@@ -28,7 +28,9 @@ def fetch_page(document: Document) -> web_sources.Fetched:
         )
     except web_sources.WebError as exc:
         # An ExtractionError fails the document with this reason, code included.
-        raise extraction.ExtractionError(str(exc)) from exc
+        raise extraction.ExtractionError(
+            str(exc), kind=failures.kind_of_web_error(exc)
+        ) from exc
 
 
 def store_snapshot(document: Document, fetched: web_sources.Fetched) -> None:

@@ -23,6 +23,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from documents.ingestion import kinds
 from documents.ingestion.bounds import Bounds
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -30,7 +31,15 @@ _HEADING_STYLE = re.compile(r"^(?:heading|überschrift|titre)\s*(\d)$", re.IGNOR
 
 
 class FormatError(Exception):
-    """A file of a known format that cannot be read; the message is for people."""
+    """A file of a known format that cannot be read; the message is for people.
+
+    `kind` (documents.ingestion.kinds) says what went wrong for the pages; a
+    bound the file passes keeps the default, which shows the message itself.
+    """
+
+    def __init__(self, message: str, *, kind: str = kinds.UNREADABLE) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _clean(text: str) -> str:
@@ -61,7 +70,8 @@ def docx_text(data: bytes, bounds: Bounds | None = None) -> str:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several unrelated types
         raise FormatError(
-            "The Word document is damaged: its parts cannot be read."
+            "The Word document is damaged: its parts cannot be read.",
+            kind=kinds.DAMAGED,
         ) from exc
     blocks: list[str] = []
     for item in document.iter_inner_content():
@@ -89,7 +99,9 @@ def docx_check(data: bytes, bounds: Bounds) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise FormatError("The Word document is damaged (not a zip archive).") from exc
+        raise FormatError(
+            "The Word document is damaged (not a zip archive).", kind=kinds.DAMAGED
+        ) from exc
     with archive:
         members = archive.infolist()
         if len(members) > _DOCX_MAX_PARTS:
@@ -165,7 +177,7 @@ def _docx_check_xml(
         ) from None
     except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise FormatError(
-            f"The Word document is damaged: {name} cannot be read."
+            f"The Word document is damaged: {name} cannot be read.", kind=kinds.DAMAGED
         ) from exc
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from documents.ingestion import kinds
 from documents.ingestion.bounds import Bounds
 from documents.ingestion.formats import FormatError
 
@@ -85,7 +86,8 @@ def _inflated_size_within(compressed: memoryview, max_bytes: int) -> int:
                 raise FormatError(
                     f"The PDF holds a stream that inflates to more than "
                     f"{max_bytes // 1048576} MB; it may be damaged or built to "
-                    "exhaust the server, so Cairn does not read it."
+                    "exhaust the server, so Cairn does not read it.",
+                    kind=kinds.DAMAGED,
                 )
             pending = inflater.unconsumed_tail
     return used - len(inflater.unused_data)
@@ -97,10 +99,12 @@ def _open(data: bytes) -> Any:
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise FormatError(
-                "The PDF is encrypted with a password; upload an unlocked copy."
+                "The PDF is encrypted with a password; upload an unlocked copy.",
+                kind=kinds.ENCRYPTED,
             ) from exc
         raise FormatError(
-            "The PDF is damaged and cannot be read (PDFium could not open it)."
+            "The PDF is damaged and cannot be read (PDFium could not open it).",
+            kind=kinds.DAMAGED,
         ) from exc
 
 
@@ -117,7 +121,7 @@ def pdf_text(
     try:
         total = len(pdf)
         if total == 0:
-            raise FormatError("The PDF has no pages.")
+            raise FormatError("The PDF has no pages.", kind=kinds.DAMAGED)
         if total > bounds.pdf_max_pages:
             raise FormatError(
                 f"The PDF has {total:,} pages; Cairn reads at most "

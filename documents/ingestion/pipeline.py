@@ -21,8 +21,8 @@ from documents.ingestion import (
     bulk,
     chunking,
     extraction,
-    failures,
     formats,
+    kinds,
     spaces,
     titles,
 )
@@ -116,8 +116,7 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
             if stage != "extract":
                 _index(document, extracted)
         except extraction.ExtractionError as exc:
-            kind = failures.kind_of_extraction_error(exc)
-            document_fail(document_id=document_id, reason=str(exc), kind=kind)
+            document_fail(document_id=document_id, reason=str(exc), kind=exc.kind)
             return False
         except TransientError:
             raise
@@ -126,18 +125,19 @@ def document_ingest(*, document_id: Any, stage: str = "all") -> bool:
             document_fail(
                 document_id=document_id,
                 reason=f"Ingestion failed: {exc}",
-                kind="internal",
+                kind=kinds.INTERNAL,
             )
             return False
         log.info("ingestion stage %s of %s done", stage, document_id)
         return True
 
 
-def document_fail(*, document_id: Any, reason: str, kind: str = "") -> None:
+def document_fail(*, document_id: Any, reason: str, kind: str) -> None:
     """Mark a document failed: the technical reason, and its kind for people.
 
-    The kind (documents.ingestion.failures) chooses the plain message the
-    pages show and whether they offer a retry.
+    The kind (a code of documents.ingestion.kinds, raised with the error,
+    never read from its wording) chooses the plain message the pages show
+    and whether they offer a retry.
     """
     Document.objects.filter(id=document_id).update(
         status=Document.Status.FAILED,
@@ -185,7 +185,9 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
     progress = Progress(document.id)
     if extracted is None:
         if not document.text:
-            raise extraction.ExtractionError("The document was never extracted.")
+            raise extraction.ExtractionError(
+                "The document was never extracted.", kind=kinds.INTERNAL
+            )
         extracted = extraction.Extracted(
             text=document.text,
             mime_type=document.mime_type,
@@ -195,7 +197,9 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
     with metrics.stage("chunk"):
         specs = chunk_extracted(extracted)
     if not specs:
-        raise extraction.ExtractionError("The document has no text to index.")
+        raise extraction.ExtractionError(
+            "The document has no text to index.", kind=kinds.EMPTY
+        )
 
     progress("uploading", force=True)
     try:
@@ -265,7 +269,8 @@ def chunk_extracted(extracted: extraction.Extracted) -> list[chunking.ChunkSpec]
         raise extraction.ExtractionError(
             f"The document cuts into {len(specs):,} passages; Cairn indexes at most "
             f"{settings.MAX_CHUNKS_PER_DOCUMENT:,} per document. Split it into "
-            "smaller files, or use fewer, longer sections."
+            "smaller files, or use fewer, longer sections.",
+            kind=kinds.UNREADABLE,
         )
     return specs
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from documents.ingestion import child
+from documents.ingestion import child, kinds
 from documents.ingestion.bounds import Bounds
 from documents.ingestion.extraction import Extracted, ExtractionError
 
@@ -50,6 +50,8 @@ class ChildRun:
     peak_rss_mb: float
     seconds: float
     error: str = ""
+    # The failure's kind (documents.ingestion.kinds) when error is set.
+    failure_kind: str = ""
     log_tail: str = field(default="", repr=False)
 
     @property
@@ -74,7 +76,7 @@ def extract_bounded(
         {"kind": "extract", "mime_type": mime_type}, source, bounds, on_page
     )
     if not run.ok:
-        raise ExtractionError(run.error)
+        raise ExtractionError(run.error, kind=run.failure_kind)
     return Extracted(
         text=run.payload.decode("utf-8", errors="surrogatepass"),
         mime_type=run.header["mime_type"],
@@ -88,7 +90,7 @@ def render_bounded(source: Source, page_number: int, *, bounds: Bounds) -> bytes
     """One PDF page as PNG, rendered in a limited child; ExtractionError if not."""
     run = run_child({"kind": "render", "page": page_number}, source, bounds, None)
     if not run.ok:
-        raise ExtractionError(run.error)
+        raise ExtractionError(run.error, kind=run.failure_kind)
     return run.payload
 
 
@@ -138,7 +140,7 @@ def run_child(
         seconds=seconds,
         log_tail=tail,
     )
-    run.error = _failure(run.header, status, timed_out, bounds)
+    run.error, run.failure_kind = _failure(run.header, status, timed_out, bounds)
     level = logging.WARNING if run.error else logging.INFO
     log.log(
         level,
@@ -229,8 +231,13 @@ def _exit_name(status: int) -> str:
 
 def _failure(
     header: dict[str, Any], status: int, timed_out: bool, bounds: Bounds
-) -> str:
-    """The reason a run failed, for the person who uploaded the file ('' if none)."""
+) -> tuple[str, str]:
+    """Why a run failed, for the person who uploaded the file, and its kind.
+
+    ('', '') when it did not. A limit the file ran into is `unreadable`, whose
+    page shows the reason (the limit, in words); a crash of the parser is
+    `internal`, as its text is a traceback's, not a person's.
+    """
     too_slow = (
         f"Reading this file took longer than {bounds.time_s} seconds, the limit "
         "for one document; it may be damaged or built to exhaust the server."
@@ -240,26 +247,30 @@ def _failure(
         "limit for one document; it may be damaged or built to exhaust the server."
     )
     if timed_out:
-        return too_slow
+        return too_slow, kinds.UNREADABLE
     if header.get("ok"):
-        return ""
+        return "", ""
     if header.get("error"):
-        return str(header["error"])
+        return str(header["error"]), str(header.get("failure_kind") or kinds.UNREADABLE)
     if header.get("limit") == "memory":
-        return too_big
+        return too_big, kinds.UNREADABLE
     if header.get("crash"):
-        return f"Extraction failed unexpectedly ({header['crash']})."
+        return f"Extraction failed unexpectedly ({header['crash']}).", kinds.INTERNAL
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         if number == signal.SIGXCPU:
-            return too_slow
+            return too_slow, kinds.UNREADABLE
         if number == signal.SIGKILL:
             # Not ours (timeouts are handled above): the kernel's OOM killer.
-            return too_big
+            return too_big, kinds.UNREADABLE
         # (The log line names the signal; people get what it means for them.)
         return (
             "Reading this file stopped the extractor: the file may be damaged, or "
             f"need more than the {bounds.memory_mb} MB of memory one document may "
-            "use."
+            "use.",
+            kinds.UNREADABLE,
         )
-    return f"Extraction failed unexpectedly (exit status {os.WEXITSTATUS(status)})."
+    return (
+        f"Extraction failed unexpectedly (exit status {os.WEXITSTATUS(status)}).",
+        kinds.INTERNAL,
+    )

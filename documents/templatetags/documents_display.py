@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from documents import display
+from documents import display, queue
 from documents.models import Document
 
 register = template.Library()
@@ -26,3 +26,9 @@ def files_api_badge(document: Document) -> display.Badge:
 def failure(document: Document) -> display.Failure | None:
     """A failed document's plain message and whether a retry can help."""
     return display.failure(document)
+
+
+@register.filter
+def waits_for_queue(document: Document) -> bool:
+    """Whether the broker refused the document's task (it is sent again later)."""
+    return document.stage == queue.WAITING_FOR_QUEUE

@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from documents import queue, services
 from documents.ingestion import extraction, failures
 from documents.ingestion.fetch import fetch_page, store_snapshot
 from documents.ingestion.locks import document_lock
-from documents.models import Document, Workspace
+from documents.models import UNIQUE_URL, Document, Workspace
 from documents.remote import web as web_sources
 from documents.remote.files import remote_file_release
 from documents.remote.intranet import Allowlist
@@ -47,33 +48,62 @@ def document_create_from_url(
 
     A URL already here whose fetch failed is queued again: it passed the
     checks just now, so whatever refused it (a list, a down site) changed.
+    The URL is stored normalised and unique per workspace (UNIQUE_URL), so of
+    concurrent adds of one address one creates the document and the others
+    are answered as its duplicates.
     """
     if not isinstance(url, str) or not url.strip():
         raise web_sources.WebError(web_sources.INVALID_INPUT, "Give a URL to add.")
     target = check_url_for_workspace(workspace=workspace, url=url)
-    existing = Document.objects.filter(
-        workspace=workspace, source_url=target.url
-    ).first()
-    if existing is not None and _fetch_failed(existing):
-        services.document_retry(document=existing)
-        existing.refresh_from_db()
-        return services.Created(document=existing, duplicate=False)
+    source_url = normalised_url(target.url)
+    with transaction.atomic():
+        # The row lock makes concurrent re-adds of a failed URL queue it once.
+        existing = (
+            Document.objects.select_for_update()
+            .filter(workspace=workspace, source_url=source_url)
+            .first()
+        )
+        if existing is not None and _fetch_failed(existing):
+            services.document_retry(document=existing)
+            existing.refresh_from_db()
+            return services.Created(document=existing, duplicate=False)
     if existing is not None:
         return services.Created(document=existing, duplicate=True)
-    with transaction.atomic():
-        document = Document.objects.create(
-            workspace=workspace,
-            uploader=uploader,
-            source_url=target.url,
-            original_name=target.url[:255],
-            title=web_sources.default_title(target.url),
-            mime_type="",
-            sha256="",
-            size=0,
-            stage="fetching",
-        )
-        queue.send_on_commit(queue.INGEST, str(document.id))
+    try:
+        with transaction.atomic():
+            document = Document.objects.create(
+                workspace=workspace,
+                uploader=uploader,
+                source_url=source_url,
+                original_name=source_url[:255],
+                title=web_sources.default_title(source_url),
+                mime_type="",
+                sha256="",
+                size=0,
+                stage="fetching",
+            )
+            services.queue_ingest(document)
+    except IntegrityError as exc:
+        # Another request added the same URL between the check and the insert.
+        if not services.is_violation_of(exc, UNIQUE_URL):
+            raise
+        existing = Document.objects.get(workspace=workspace, source_url=source_url)
+        return services.Created(document=existing, duplicate=True)
     return services.Created(document=document, duplicate=False)
+
+
+def normalised_url(url: str) -> str:
+    """One spelling per address: scheme and host lower-cased, no default port,
+    "/" for an empty path, no fragment (never sent to the server)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(scheme)
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def _fetch_failed(document: Document) -> bool:
@@ -138,5 +168,5 @@ def _refetch(document_id: Any) -> bool:
         if old_file_id:
             # Owed, not deleted here: a Files API outage must not orphan it.
             remote_file_release(file_id=old_file_id, reason=f"refreshed {found.id}")
-        queue.send_on_commit(queue.INGEST, str(found.id))
+        services.queue_ingest(found)
     return True

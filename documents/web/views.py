@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from documents import selectors
+from documents import display, selectors
 from documents.forms import WorkspaceWebForm
 from documents.remote.web import WebError
 from documents.teams.permissions import ADMIN, EDITOR, require_role
@@ -31,30 +31,29 @@ def _back(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def document_add_urls(request: HttpRequest) -> HttpResponse:
-    """Queue one URL per line; report each one's outcome."""
+    """Queue one URL per line; sum up their outcomes in one banner."""
     workspace = selectors.workspace_for_request(request)
     require_role(user=request.user, workspace=workspace, role=EDITOR)
     urls = [line.strip() for line in request.POST.get("urls", "").splitlines()]
     urls = [url for url in urls if url]
     if not urls:
         messages.error(request, "Paste at least one URL.")
+        return _back(request)
     if len(urls) > MAX_URLS_PER_POST:
         messages.error(request, f"Add at most {MAX_URLS_PER_POST} URLs at a time.")
-        urls = []
+        return _back(request)
+    batch = display.Batch(noun="URLs", next_step="queued for fetching")
     for url in urls:
         try:
             created = web_documents.document_create_from_url(
                 workspace=workspace, uploader=request.user, url=url
             )
         except WebError as exc:
-            messages.error(request, f"{url[:100]}: {exc}")
+            batch.refused.append(f"{url[:100]}: {exc}.")
             continue
-        if created.duplicate:
-            messages.warning(
-                request, f"{url} is already in this workspace; use Refresh."
-            )
-        else:
-            messages.success(request, f"{url} is queued for fetching.")
+        name = f"{url} (already here; use Refresh)" if created.duplicate else url
+        batch.add(created, name)
+    display.batch_message(request, batch)
     return _back(request)
 
 

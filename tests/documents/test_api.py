@@ -196,3 +196,42 @@ def test_tags_that_are_not_all_strings_are_refused_naming_the_item(
     }
     document.refresh_from_db()
     assert document.tags == []
+
+
+def test_a_failed_document_says_its_kind_and_whether_a_retry_helps(
+    api: Client, user: Any
+) -> None:
+    from documents import tasks
+
+    damaged = ingested(user, "bad.pdf", make_pdf([["x"]])[:200])
+    body = api.get(f"/api/v1/documents/{damaged.id}").json()
+    assert body["status"] == "failed"
+    assert body["failure_kind"] == "damaged"
+    assert body["retryable"] is False
+    assert body["failure_message"].startswith("This file is damaged")
+    assert "PDFium" not in body["failure_message"]
+    # The technical reason stays for whoever needs it.
+    assert "PDFium" in body["error"]
+
+    flaky = ingested(user, "handbook.md", HANDBOOK.encode())
+    tasks.ingest_task.on_failure(
+        RuntimeError("503 from the embedding service"),
+        "task-id",
+        (str(flaky.id),),
+        {},
+        None,
+    )
+    listed = {d["id"]: d for d in api.get("/api/v1/documents").json()["documents"]}
+    assert listed[str(flaky.id)]["failure_kind"] == "service"
+    assert listed[str(flaky.id)]["retryable"] is True
+
+
+def test_a_document_that_did_not_fail_has_no_failure_fields(
+    api: Client, user: Any
+) -> None:
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    body = api.get(f"/api/v1/documents/{document.id}").json()
+    assert body["status"] == "ready"
+    assert body["failure_kind"] is None
+    assert body["failure_message"] is None
+    assert body["retryable"] is None

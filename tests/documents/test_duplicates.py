@@ -152,3 +152,183 @@ def test_the_migration_keeps_one_of_each_duplicate_and_moves_its_citations(
     assert list(tombstones.values_list("file_id", flat=True)) == ["file_dup_queued"]
     assert f"kept {ready.id}" in print_out
     _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+# URL documents ---------------------------------------------------------------
+
+ADDERS = 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_url_added_concurrently_makes_one_document(
+    sent: list[Any],
+) -> None:
+    from documents.web.documents import document_create_from_url
+
+    user = make_user()
+    workspace = workspace_default_for_user(user=user)
+    # Spellings of one address: they normalise to one key.
+    spellings = [
+        "https://example.com/handbook",
+        "HTTPS://Example.COM/handbook",
+        "https://example.com:443/handbook",
+        "https://example.com/handbook#vacation",
+    ]
+    barrier = threading.Barrier(ADDERS)
+    outcomes: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def add(n: int) -> None:
+        try:
+            barrier.wait()
+            created = document_create_from_url(
+                workspace=workspace, uploader=user, url=spellings[n % len(spellings)]
+            )
+            with lock:
+                outcomes.append((str(created.document.id), created.duplicate))
+        except BaseException as exc:  # reported below, not lost in the thread
+            with lock:
+                errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(ADDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert Document.objects.count() == 1
+    only = Document.objects.get()
+    assert only.source_url == "https://example.com/handbook"
+    assert {document_id for document_id, _ in outcomes} == {str(only.id)}
+    assert sorted(duplicate for _, duplicate in outcomes) == [False] + [True] * (
+        ADDERS - 1
+    )
+    assert len(sent) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_re_adds_of_a_failed_url_queue_it_once(sent: list[Any]) -> None:
+    from documents.web.documents import document_create_from_url
+
+    user = make_user()
+    workspace = workspace_default_for_user(user=user)
+    first = document_create_from_url(
+        workspace=workspace, uploader=user, url="https://example.com/down"
+    )
+    Document.objects.filter(id=first.document.id).update(
+        status="failed", failure_kind="url_unreachable"
+    )
+    sent.clear()
+    barrier = threading.Barrier(ADDERS)
+    fresh: list[bool] = []
+
+    def add() -> None:
+        try:
+            barrier.wait()
+            created = document_create_from_url(
+                workspace=workspace, uploader=user, url="https://example.com/down"
+            )
+            fresh.append(not created.duplicate)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add) for _ in range(ADDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(fresh) == 1 and len(fresh) == ADDERS
+    assert len(sent) == 1
+    assert Document.objects.get().status == "queued"
+
+
+def test_the_same_url_in_two_workspaces_is_two_documents(
+    user: Any, sent: list[Any]
+) -> None:
+    from documents.web.documents import document_create_from_url
+
+    first = workspace_default_for_user(user=user)
+    second = workspace_create(name="Second", owner=user)
+    for workspace in (first, second):
+        created = document_create_from_url(
+            workspace=workspace, uploader=user, url="https://example.com/a"
+        )
+        assert not created.duplicate
+    assert Document.objects.count() == 2
+
+
+def test_urls_are_stored_in_one_spelling() -> None:
+    from documents.web.documents import normalised_url
+
+    assert normalised_url("HTTP://Example.com:80") == "http://example.com/"
+    assert normalised_url("https://example.com:8443/a?b=1#c") == (
+        "https://example.com:8443/a?b=1"
+    )
+    assert normalised_url("https://[2001:DB8::1]:443/x") == "https://[2001:db8::1]/x"
+    # The path and query are the server's to interpret: kept as given.
+    assert normalised_url("https://example.com/A/b?Q=R") == (
+        "https://example.com/A/b?Q=R"
+    )
+
+
+URL_BEFORE = [
+    ("documents", "0009_merge_20261202_0628"),
+    ("search", "0005_apis_search_result_citations"),
+]
+URL_AFTER = [
+    ("documents", "0010_polish_unique_url"),
+    ("search", "0005_apis_search_result_citations"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_url_migration_normalises_and_keeps_one_of_each_duplicate(
+    capsys: Any,
+) -> None:
+    old = _migrate(URL_BEFORE)
+    workspace = old.get_model("documents", "Workspace").objects.create(name="w")
+    other = old.get_model("documents", "Workspace").objects.create(name="o")
+    Document = old.get_model("documents", "Document")
+
+    def document(status: str, url: str, **extra: Any) -> Any:
+        return Document.objects.create(
+            id=uuid.uuid4(),
+            workspace=extra.pop("workspace", workspace),
+            original_name=url,
+            title="page",
+            mime_type="text/html",
+            size=1,
+            status=status,
+            source_url=url,
+            **extra,
+        )
+
+    failed = document("failed", "https://Example.com/page")
+    ready = document("ready", "https://example.com/page#top", file_id="file_kept")
+    queued = document("queued", "https://example.com:443/page", file_id="file_dup")
+    alone = document("ready", "HTTPS://example.com/other")
+    elsewhere = document("ready", "https://example.com/page", workspace=other)
+    Question = old.get_model("search", "Question")
+    Answer = old.get_model("search", "Answer")
+    question = Question.objects.create(workspace=workspace, text="q")
+    answer = Answer.objects.create(question=question, mode="extractive", text="a")
+    old.get_model("search", "Citation").objects.create(
+        answer=answer, document=failed, cited_text="x", ordinal=0, kind="char"
+    )
+
+    new = _migrate(URL_AFTER)
+    printed = capsys.readouterr().out
+    kept = new.get_model("documents", "Document").objects
+    assert set(kept.values_list("id", flat=True)) == {ready.id, alone.id, elsewhere.id}
+    assert kept.get(id=ready.id).source_url == "https://example.com/page"
+    assert kept.get(id=alone.id).source_url == "https://example.com/other"
+    citation = new.get_model("search", "Citation").objects.get()
+    assert citation.document_id == ready.id
+    tombstones = new.get_model("documents", "RemoteFileTombstone").objects
+    assert list(tombstones.values_list("file_id", flat=True)) == ["file_dup"]
+    assert f"kept {ready.id}" in printed and str(queued.id) in printed
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

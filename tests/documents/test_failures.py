@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from documents import tasks
-from documents.ingestion import failures
+from documents.ingestion import failures, kinds
 from documents.models import Document
 from tests.conftest import HANDBOOK, ingested
 from tests.pdfs import make_pdf
@@ -140,10 +140,71 @@ def test_a_failure_recorded_before_kinds_shows_its_reason_and_a_retry(
     assert f'action="/documents/{document.id}/retry"' in html
 
 
-def test_an_unknown_extraction_problem_shows_extractions_own_words() -> None:
+def test_an_extraction_problem_without_a_kind_shows_extractions_own_words() -> None:
     from documents.ingestion.extraction import ExtractionError
 
     error = ExtractionError("The PDF has more than 5,000 pages; the limit is 5,000.")
-    kind = failures.kind_of_extraction_error(error)
-    assert kind == "unreadable"
-    assert failures.plain_message(kind, str(error)) == str(error)
+    assert error.kind == kinds.UNREADABLE
+    assert failures.plain_message(error.kind, str(error)) == str(error)
+
+
+def test_the_kind_is_the_raisers_never_the_wording(
+    user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from documents.ingestion import pipeline
+    from documents.ingestion.extraction import ExtractionError
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        # Words that once decided the kind ("password", "no text") and a kind
+        # they never named.
+        raise ExtractionError(
+            "No text: the password box was damaged.", kind=kinds.SCANNED
+        )
+
+    monkeypatch.setattr(pipeline, "chunk_extracted", refuse)
+    document = ingested(user, "handbook.md", HANDBOOK.encode())
+    assert document.failure_kind == kinds.SCANNED
+    assert document.error == "No text: the password box was damaged."
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"%PDF-1.4\n%%EOF\n", kinds.DAMAGED),
+        (_encrypted_pdf(), kinds.ENCRYPTED),
+        (make_pdf([[]]), kinds.SCANNED),
+    ],
+)
+def test_the_kind_crosses_the_extraction_childs_boundary(
+    data: bytes, kind: str
+) -> None:
+    from documents.ingestion.bounds import Bounds
+    from documents.ingestion.extraction import PDF, ExtractionError
+    from documents.ingestion.sandbox import extract_bounded
+
+    with pytest.raises(ExtractionError) as raised:
+        extract_bounded(data, PDF, bounds=Bounds())
+    assert raised.value.kind == kind
+
+
+def test_a_limit_the_file_runs_into_shows_the_limit(user: Any) -> None:
+    from documents.ingestion.bounds import Bounds
+    from documents.ingestion.extraction import TEXT
+    from documents.ingestion.sandbox import run_child
+
+    data = ("word " * 20_000_000).encode()
+    run = run_child(
+        {"kind": "extract", "mime_type": TEXT}, data, Bounds(memory_mb=200), None
+    )
+    assert run.failure_kind == kinds.UNREADABLE
+    assert "200 MB of memory" in failures.plain_message(run.failure_kind, run.error)
+
+
+def test_a_refused_url_fails_with_its_kind_from_the_fetch_code() -> None:
+    from documents.remote import web as web_sources
+
+    refused = web_sources.WebError(web_sources.URL_NOT_ALLOWED, "internal address")
+    wrong = web_sources.WebError(web_sources.UNSUPPORTED_CONTENT_TYPE, "image/png")
+    assert failures.kind_of_web_error(refused) == kinds.URL_REFUSED
+    assert failures.kind_of_web_error(wrong) == kinds.URL_UNSUPPORTED
+    assert not failures.kind_for(kinds.URL_REFUSED).retryable

@@ -363,19 +363,32 @@ def test_the_api_refuses_a_blocked_domain_at_once(api: Client, user: Any) -> Non
     assert not Document.objects.exists()
 
 
-def test_the_page_adds_several_urls_and_reports_each(web: Client, user: Any) -> None:
+def test_the_page_adds_several_urls_in_one_summary_banner(
+    web: Client, user: Any
+) -> None:
+    web.post("/documents/add-urls", {"urls": "https://example.com/d"}, follow=True)
     response = web.post(
         "/documents/add-urls",
-        {"urls": "https://example.com/a\n\nftp://example.com/b\nhttps://example.com/c"},
+        {
+            "urls": "https://example.com/a\n\nftp://example.com/b\n"
+            "https://example.com/c\nhttps://example.com/d"
+        },
         follow=True,
     )
-    text = response.content.decode()
-    assert "https://example.com/a is queued" in text
-    assert "https://example.com/c is queued" in text
-    assert "url_not_allowed" in text
+    banners = [str(m) for m in response.context["messages"]]
+    assert len(banners) == 1, banners
+    (banner,) = banners
+    assert banner.startswith(
+        "2 URLs are queued for fetching: https://example.com/a, https://example.com/c."
+    )
+    duplicate = "Not added again: https://example.com/d (already here; use Refresh)."
+    assert duplicate in banner
+    assert "Not accepted: ftp://example.com/b: " in banner
+    assert "url_not_allowed" in banner
     assert set(Document.objects.values_list("source_url", flat=True)) == {
         "https://example.com/a",
         "https://example.com/c",
+        "https://example.com/d",
     }
 
 

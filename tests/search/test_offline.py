@@ -137,3 +137,33 @@ def test_follow_ups_are_told_from_new_questions() -> None:
     assert is_follow_up("And what was net income?")
     assert is_follow_up("What about its margin?")
     assert not is_follow_up("What was Globex's net income in 2023?")
+
+
+def test_a_joined_word_is_found_in_its_parts() -> None:
+    from documents.lexical import terms
+    from search.offline import holds, with_parts
+
+    (joined,) = terms("inflammation-related")
+    assert holds(with_parts(terms("inflammation related fibrosis")), joined)
+    assert holds(with_parts(terms("inflammation-related fibrosis")), joined)
+    (possessive,) = terms("Amazon's")
+    assert holds(with_parts(terms("Amazon reported")), possessive)
+    # Every part must be there: half a compound is not the compound.
+    assert not holds(with_parts(terms("inflammation of the lung")), joined)
+
+
+def test_a_question_spelling_joined_words_apart_is_still_answered(
+    user: Any,
+) -> None:
+    ingested(user, "handbook.md", HANDBOOK.encode())
+    ingested(
+        user,
+        "lung.md",
+        b"# Lung study\n\nAMPK activation increases inflammation related fibrosis "
+        b"in aged lung tissue.\n",
+    )
+    answer = _ask(
+        user, "AMPK-activation increases inflammation-related fibrosis in lung-tissue"
+    )
+    assert answer.text != NOT_FOUND
+    assert "inflammation related fibrosis" in answer.text

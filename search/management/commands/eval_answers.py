@@ -105,6 +105,18 @@ def load_cases(sample: Path) -> list[Case]:
     return cases
 
 
+def split_claims(
+    queries: dict[str, str], split: str, limit: int = 0
+) -> list[tuple[str, str]]:
+    """SciFact claims of one split: even ids for dev, odd ids held out."""
+    parity = 0 if split == "dev" else 1
+    claims = sorted(
+        (item for item in queries.items() if int(item[0]) % 2 == parity),
+        key=lambda item: int(item[0]),
+    )
+    return claims[:limit] if limit else claims
+
+
 def said_not_found(answer: Answer) -> bool:
     return answer.text.strip() == NOT_FOUND
 
@@ -147,7 +159,20 @@ class Command(BaseCommand):
             help="Held-out check: SciFact claims in their own corpus (answerable) "
             "and in the filings workspace (unanswerable).",
         )
-        parser.add_argument("--claims", type=int, default=100)
+        parser.add_argument(
+            "--claims",
+            type=int,
+            default=0,
+            help="At most this many SciFact claims of the split (0: all of them).",
+        )
+        parser.add_argument(
+            "--split",
+            choices=("dev", "held-out"),
+            default="dev",
+            help="SciFact claims with an even id (dev: the answerer is tuned on "
+            "them and the FinanceBench sample) or an odd id (held-out: checked "
+            "once, never tuned on).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         sample: Path = options["sample"]
@@ -158,7 +183,7 @@ class Command(BaseCommand):
         try:
             self._run(load_cases(sample), workspace, user, options["verbose"])
             scifact: Path = options["scifact"]
-            if options["claims"] and (scifact / "corpus.jsonl").is_file():
+            if (scifact / "corpus.jsonl").is_file():
                 self._scifact(scifact, workspace, user, options)
         finally:
             if not options["keep"]:
@@ -230,7 +255,7 @@ class Command(BaseCommand):
     def _scifact(
         self, path: Path, filings: Workspace, user: Any, options: dict[str, Any]
     ) -> None:
-        """Held out from the choice of thresholds: SciFact claims, twice."""
+        """SciFact claims of one split, twice: in their own corpus and the filings."""
         beir = evaluation.load_beir(path)
         name = "eval:answers:scifact"
         workspace = Workspace.objects.filter(name=name).first()
@@ -243,7 +268,7 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(
             user=user, workspace=workspace, defaults={"role": "admin"}
         )
-        claims = sorted(beir.queries.items())[: options["claims"]]
+        claims = split_claims(beir.queries, options["split"], options["claims"])
         said, relevant, elsewhere = 0, 0, 0
         try:
             for query_id, claim in claims:
@@ -257,7 +282,7 @@ class Command(BaseCommand):
             if not options["keep"]:
                 workspace.delete()
         self.stdout.write(
-            f"\nSciFact, {len(claims)} claims (held out):\n"
+            f"\nSciFact, {len(claims)} claims ({options['split']} split):\n"
             f"  in their own corpus: 'not found' {said}/{len(claims)}, "
             f"a relevant abstract cited {relevant}/{len(claims)}\n"
             f"  in the filings workspace: 'not found' {elsewhere}/{len(claims)}"
