@@ -135,7 +135,7 @@ def broker() -> Iterator[str]:
         embedded.stop_redis(settings.VAR_DIR)
 
 
-def _database_url() -> str:
+def database_url() -> str:
     """The URL of the test database this session created."""
     db = connection.settings_dict
     options = db.get("OPTIONS") or {}
@@ -147,7 +147,7 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{host}:{port}/{db['NAME']}"
 
 
-def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
+def wait_for_sessions_to_close(timeout: float = 10.0) -> None:
     """Wait until a stopped worker's database sessions are gone.
 
     The server ends a backend a moment after its client exits; dropping the test
@@ -180,7 +180,7 @@ def start_worker(
     full_env = (
         os.environ
         | {
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": broker,
             "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
@@ -210,7 +210,7 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    _wait_for_sessions_to_close()
+    wait_for_sessions_to_close()
 
 
 @pytest.fixture
