@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-reliability lint bench clean
+.PHONY: run test test-services test-reliability lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -31,6 +31,12 @@ lint: $(VENV)/.dev
 test: lint
 	@scripts/install-chromium || echo "warning: the browser tests need /usr/bin/chromium"
 	$(BIN)/python -m pytest
+
+# The ingestion, retrieval, answering and worker-crash tests and tests/services/ on
+# standard servers: PostgreSQL with pgvector, Redis and PgBouncer (transaction mode),
+# installed with apt-get when missing and run under ./var/services (scripts/services).
+test-services: $(VENV)/.dev
+	scripts/test-services
 
 # Slow checks (minutes): the worker, Redis and PostgreSQL of a supervised stack killed
 # mid-ingest, and issue 16's hostile inputs at full size (a 1.1 GB DOCX bomb, 200,000

@@ -7,11 +7,12 @@ sweep is the fast path: a document is re-sent when nothing is working on it.
 
 - queued, untouched for STALE_DOCUMENT_S: its message was never sent (broker
   down) or went down with the broker;
-- processing, with its advisory lock free (no live database session of any
-  worker holds it), and no progress for STALE_DOCUMENT_S: its worker died, or
-  the message between the two stages was lost. A document waiting for a retry
-  countdown gets TASK_RETRY_BACKOFF_MAX_S more, so the sweep never doubles the
-  calls to an outside service that is already failing.
+- processing, with its advisory lock free (no live transaction of any
+  worker holds it: documents/ingestion/locks.py), and no progress for
+  STALE_DOCUMENT_S: its worker died, or the message between the two stages
+  was lost. A document waiting for a retry countdown gets
+  TASK_RETRY_BACKOFF_MAX_S more, so the sweep never doubles the calls to an
+  outside service that is already failing.
 
 Sending twice is safe: ingestion takes the document's lock and claims it with
 a conditional update, and replaces chunks instead of adding them.
@@ -39,16 +40,21 @@ RETRYING = "retrying"
 
 
 def held_advisory_locks() -> set[int]:
-    """The keys of the session advisory locks held now, by any session.
+    """The keys of the advisory locks held now in this database, by any session.
 
-    pg_try_advisory_lock(bigint) is recorded in pg_locks as classid (high 32
-    bits) and objid (low 32 bits) with objsubid 1. Reading pg_locks takes no
-    lock, so the sweep never makes a worker think a document is busy.
+    pg_try_advisory_xact_lock(bigint) is recorded in pg_locks as classid (high
+    32 bits) and objid (low 32 bits) with objsubid 1. pg_locks covers the whole
+    server, whichever pooled connection reads it, so the read is the same
+    behind a pooler; locks of other databases on the server (another install,
+    the test database) are left out. Reading pg_locks takes no lock, so the
+    sweep never makes a worker think a document is busy.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT classid::bigint, objid::bigint FROM pg_locks "
-            "WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
+            "WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+            "AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())"
         )
         keys = set()
         for high, low in cursor.fetchall():

@@ -187,8 +187,29 @@ DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     DATABASE_URL = embedded.postgres_url(VAR_DIR / "pg")
-_db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
+# Seconds a web or worker process keeps its database connection between requests
+# (0: one per request). Behind a pooler this is the connection to the pooler.
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+_db: dict[str, Any] = dict(
+    dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE)
+)
 _db["CONN_HEALTH_CHECKS"] = True
+# DATABASE_POOLER=transaction when DATABASE_URL points at a pooler in transaction
+# mode (PgBouncer pool_mode=transaction): consecutive transactions of one
+# connection may then run on different server connections, so nothing may rely
+# on session state. Cairn's own code keeps none (SET LOCAL only, advisory locks
+# held inside a transaction: documents/ingestion/locks.py); Django's server-side
+# cursors (.iterator()) and psycopg's prepared statements are session state, so
+# they are turned off here.
+DATABASE_POOLER = env_str("DATABASE_POOLER").strip().lower()
+if DATABASE_POOLER not in ("", "session", "transaction"):
+    raise ImproperlyConfigured(
+        "DATABASE_POOLER must be empty, session or transaction, "
+        f"not {DATABASE_POOLER!r}"
+    )
+if DATABASE_POOLER == "transaction":
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    _db["OPTIONS"] = {**_db.get("OPTIONS", {}), "prepare_threshold": None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -135,7 +135,7 @@ def broker() -> Iterator[str]:
         embedded.stop_redis(settings.VAR_DIR)
 
 
-def _database_url() -> str:
+def database_url() -> str:
     """The URL of the test database this session created."""
     db = connection.settings_dict
     options = db.get("OPTIONS") or {}
@@ -147,7 +147,7 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{host}:{port}/{db['NAME']}"
 
 
-def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
+def wait_for_sessions_to_close(timeout: float = 10.0) -> None:
     """Wait until a stopped worker's database sessions are gone.
 
     The server ends a backend a moment after its client exits; dropping the test
@@ -172,7 +172,7 @@ def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
 def service_env(media_root: str, broker: str) -> dict[str, str]:
     """The environment of a Cairn process on the test database and broker, offline."""
     return {
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": broker,
         "CAIRN_VAR_DIR": str(django_settings.VAR_DIR),
         "MEDIA_ROOT": media_root,
@@ -211,7 +211,7 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    _wait_for_sessions_to_close()
+    wait_for_sessions_to_close()
 
 
 @pytest.fixture
