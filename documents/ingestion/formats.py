@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from xml.parsers import expat
 
@@ -78,35 +78,53 @@ def docx_text(data: bytes, bounds: Bounds | None = None) -> str:
 
 _DOCX_MAX_PARTS = 10_000
 
+# What an XML part's element starts are shown to, beside the depth count: the
+# spreadsheet check counts a sheet's rows and cells in the same pass.
+StartWatcher = Callable[[str, dict[str, str]], None]
+
 
 def docx_check(data: bytes, bounds: Bounds) -> None:
-    """Refuse a DOCX whose parts inflate too far or nest too deep, before parsing.
+    """Refuse a DOCX whose parts inflate too far or nest too deep, before parsing."""
+    office_check(data, bounds, noun="Word document")
+
+
+def office_check(
+    data: bytes,
+    bounds: Bounds,
+    *,
+    noun: str,
+    watch: Callable[[str], StartWatcher | None] | None = None,
+) -> None:
+    """Refuse an Office zip (DOCX, XLSX) that inflates too far or nests too deep.
 
     The sizes are the ones the zip declares; Python's zipfile never inflates a
-    member past its declared size (a lie about it fails the CRC check), and
-    python-docx reads members through it, so they bound what parsing gets.
+    member past its declared size (a lie about it fails the CRC check), and the
+    parsers read members through a zip reader that checks the same, so they
+    bound what parsing gets. `watch(part name)` may return a function that sees
+    every element start of that part (and raises FormatError to refuse it).
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise FormatError("The Word document is damaged (not a zip archive).") from exc
+        raise FormatError(f"The {noun} is damaged (not a zip archive).") from exc
     with archive:
         members = archive.infolist()
         if len(members) > _DOCX_MAX_PARTS:
             raise FormatError(
-                f"The Word document has {len(members):,} parts; "
+                f"The {noun} has {len(members):,} parts; "
                 f"Cairn reads documents of at most {_DOCX_MAX_PARTS:,}."
             )
         inflated = sum(member.file_size for member in members)
         if inflated > bounds.docx_max_inflated_mb * 1048576:
             raise FormatError(
-                f"The Word document inflates to {inflated / 1048576:,.0f} MB; Cairn "
+                f"The {noun} inflates to {inflated / 1048576:,.0f} MB; Cairn "
                 f"reads documents of at most {bounds.docx_max_inflated_mb} MB "
                 "uncompressed (this may be a zip bomb)."
             )
         for member in members:
             if member.filename.lower().endswith((".xml", ".rels")):
-                _docx_check_xml(archive, member, bounds)
+                watcher = watch(member.filename) if watch is not None else None
+                _docx_check_xml(archive, member, bounds, noun, watcher)
 
 
 class _TooDeep(Exception):
@@ -118,13 +136,17 @@ class _HasDoctype(Exception):
 
 
 def _docx_check_xml(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, bounds: Bounds
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    bounds: Bounds,
+    noun: str,
+    watcher: StartWatcher | None,
 ) -> None:
     """Stream one XML part through expat, counting depth; nothing is kept."""
     name = member.filename
     if member.file_size > bounds.docx_max_xml_mb * 1048576:
         raise FormatError(
-            f"The Word document's part {name} is "
+            f"The {noun}'s part {name} is "
             f"{member.file_size / 1048576:,.0f} MB of XML; Cairn reads parts of at "
             f"most {bounds.docx_max_xml_mb} MB."
         )
@@ -136,6 +158,8 @@ def _docx_check_xml(
         depth += 1
         if depth > bounds.docx_max_xml_depth:
             raise _TooDeep
+        if watcher is not None:
+            watcher(tag, attributes)
 
     def end(tag: str) -> None:
         nonlocal depth
@@ -155,18 +179,16 @@ def _docx_check_xml(
             parser.Parse(b"", True)
     except _TooDeep:
         raise FormatError(
-            f"The Word document's XML ({name}) nests elements more than "
+            f"The {noun}'s XML ({name}) nests elements more than "
             f"{bounds.docx_max_xml_depth} levels deep; Cairn does not read it."
         ) from None
     except _HasDoctype:
         raise FormatError(
-            f"The Word document's XML ({name}) declares a DTD, which Word never "
+            f"The {noun}'s XML ({name}) declares a DTD, which Office never "
             "writes; Cairn does not read it."
         ) from None
     except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise FormatError(
-            f"The Word document is damaged: {name} cannot be read."
-        ) from exc
+        raise FormatError(f"The {noun} is damaged: {name} cannot be read.") from exc
 
 
 def _docx_heading_level(paragraph: Any) -> int:
