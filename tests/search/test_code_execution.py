@@ -113,6 +113,16 @@ def test_the_run_and_its_files_are_stored_shown_and_deleted_remotely(
         assert "event: done" in body
     answer = Answer.objects.get()
     assert "headcount: total 367, average 122.33." in answer.text
+    if not stream:
+        shown = response.json()
+        assert [run["tool"] for run in shown["code_runs"]] == [
+            "text_editor_code_execution",
+            "bash_code_execution",
+        ]
+        assert sorted(a["filename"] for a in shown["artifacts"]) == [
+            "chart.png",
+            "summary.csv",
+        ]
     editor, bash = answer.code_runs
     assert editor["tool"] == "text_editor_code_execution"
     assert editor["label"] == "create /tmp/cairn_analysis.py"
@@ -280,3 +290,45 @@ def test_the_fake_answers_with_the_sdk_shapes_and_downloadable_outputs(
         assert meta.downloadable is True
         assert client.files.download(file_id).read()
     assert client.files.retrieve_metadata(uploaded.id).downloadable is False
+
+
+def test_a_remote_delete_that_fails_is_owed_by_a_tombstone(
+    online: Any,
+    api: Client,
+    user: Any,
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ingested(user, "offices.csv", OFFICES_CSV.encode())
+
+    def refuse(file_id: str, *, retries: int | None = None) -> None:
+        raise anthropic.APIConnectionError(request=None)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(code_execution.files_api, "delete", refuse)
+    _ask(api, AVERAGE)
+    answer = Answer.objects.get()
+    # The answer and its files are kept all the same.
+    assert answer.artifacts.count() == 2
+    owed = set(RemoteFileTombstone.objects.values_list("file_id", flat=True))
+    outputs = {a.file_id for a in answer.artifacts.all()}
+    assert outputs < owed
+    (dataset,) = owed - outputs
+    assert fake_anthropic.files[dataset].filename == "offices.csv"
+
+
+def test_the_settings_page_turns_code_execution_off(web: Client, user: Any) -> None:
+    workspace = workspace_default_for_user(user=user)
+    assert workspace.code_execution_enabled is True
+    page = web.get("/documents/settings").content.decode()
+    assert 'name="code_execution_enabled"' in page
+    form = {
+        "web_fetch_max_uses": "5",
+        "web_fetch_max_content_tokens": "50000",
+        "web_fetch_use_cache": "on",
+    }
+    web.post("/documents/settings", form)
+    workspace.refresh_from_db()
+    assert workspace.code_execution_enabled is False
+    web.post("/documents/settings", form | {"code_execution_enabled": "on"})
+    workspace.refresh_from_db()
+    assert workspace.code_execution_enabled is True
