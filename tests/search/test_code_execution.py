@@ -11,6 +11,7 @@ from django.test import Client
 
 from documents.ingestion.extraction import XLSX
 from documents.models import RemoteFileTombstone
+from documents.remote import files_api
 from documents.services import workspace_default_for_user
 from search import code_execution
 from search.models import Answer, AnswerArtifact
@@ -304,7 +305,7 @@ def test_a_remote_delete_that_fails_is_owed_by_a_tombstone(
     def refuse(file_id: str, *, retries: int | None = None) -> None:
         raise anthropic.APIConnectionError(request=None)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(code_execution.files_api, "delete", refuse)
+    monkeypatch.setattr(files_api, "delete", refuse)
     _ask(api, AVERAGE)
     answer = Answer.objects.get()
     # The answer and its files are kept all the same.
