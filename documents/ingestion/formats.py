@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from xml.parsers import expat
 
@@ -78,30 +78,19 @@ def docx_text(data: bytes, bounds: Bounds | None = None) -> str:
 
 _DOCX_MAX_PARTS = 10_000
 
-# What an XML part's element starts are shown to, beside the depth count: the
-# spreadsheet check counts a sheet's rows and cells in the same pass.
-StartWatcher = Callable[[str, dict[str, str]], None]
-
 
 def docx_check(data: bytes, bounds: Bounds) -> None:
     """Refuse a DOCX whose parts inflate too far or nest too deep, before parsing."""
     office_check(data, bounds, noun="Word document")
 
 
-def office_check(
-    data: bytes,
-    bounds: Bounds,
-    *,
-    noun: str,
-    watch: Callable[[str], StartWatcher | None] | None = None,
-) -> None:
+def office_check(data: bytes, bounds: Bounds, *, noun: str) -> None:
     """Refuse an Office zip (DOCX, XLSX) that inflates too far or nests too deep.
 
     The sizes are the ones the zip declares; Python's zipfile never inflates a
     member past its declared size (a lie about it fails the CRC check), and the
     parsers read members through a zip reader that checks the same, so they
-    bound what parsing gets. `watch(part name)` may return a function that sees
-    every element start of that part (and raises FormatError to refuse it).
+    bound what parsing gets.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -123,8 +112,7 @@ def office_check(
             )
         for member in members:
             if member.filename.lower().endswith((".xml", ".rels")):
-                watcher = watch(member.filename) if watch is not None else None
-                _docx_check_xml(archive, member, bounds, noun, watcher)
+                _docx_check_xml(archive, member, bounds, noun)
 
 
 class _TooDeep(Exception):
@@ -140,7 +128,6 @@ def _docx_check_xml(
     member: zipfile.ZipInfo,
     bounds: Bounds,
     noun: str,
-    watcher: StartWatcher | None,
 ) -> None:
     """Stream one XML part through expat, counting depth; nothing is kept."""
     name = member.filename
@@ -158,8 +145,6 @@ def _docx_check_xml(
         depth += 1
         if depth > bounds.docx_max_xml_depth:
             raise _TooDeep
-        if watcher is not None:
-            watcher(tag, attributes)
 
     def end(tag: str) -> None:
         nonlocal depth

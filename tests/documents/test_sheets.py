@@ -221,3 +221,22 @@ def test_extraction_runs_in_the_child_process() -> None:
         xlsx_bytes(OFFICES), extraction.XLSX, bounds=Bounds(memory_mb=480)
     )
     assert extracted.text.startswith("# Sheet: Offices\noffice,country")
+
+
+def test_cells_without_references_are_counted_in_order() -> None:
+    # No r attributes (valid OOXML): the cells follow one another from A1.
+    wide = sheet_xml([["x"]]).replace(
+        '<c r="A1" t="inlineStr"><is><t>x</t></is></c>',
+        "".join('<c t="inlineStr"><is><t>x</t></is></c>' for _ in range(30)),
+    )
+    data = xlsx_bytes({"Sheet1": [["x"]]}, parts={"xl/worksheets/sheet1.xml": wide})
+    extraction.extract(data, extraction.XLSX, bounds=Bounds(xlsx_max_cells=30))
+    with pytest.raises(extraction.ExtractionError, match="spans 30 cells"):
+        extraction.extract(data, extraction.XLSX, bounds=Bounds(xlsx_max_cells=29))
+    # A reference after another attribute is read too.
+    late = sheet_xml([["x"]]).replace(
+        '<c r="A1" t="inlineStr">', '<c t="inlineStr" r="ZZ900">'
+    )
+    data = xlsx_bytes({"Sheet1": [["x"]]}, parts={"xl/worksheets/sheet1.xml": late})
+    with pytest.raises(extraction.ExtractionError, match="rows 900-900"):
+        extraction.extract(data, extraction.XLSX, bounds=Bounds(xlsx_max_cells=0))
