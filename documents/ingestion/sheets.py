@@ -9,7 +9,7 @@ Library: python-calamine (MIT, Rust's calamine) over openpyxl's read-only mode:
 on a generated 50,000-row sheet it read every cell in about 1.1 s at a 37 MB
 peak, openpyxl in 11-17 s at 48 MB (benchmarks, see the report in issue 13).
 Calamine holds a sheet's used area in memory, so that area is bounded first,
-in the same pass that checks the zip and its XML (formats.office_check).
+after the zip and XML checks DOCX has (formats.office_check).
 """
 
 from __future__ import annotations
