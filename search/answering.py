@@ -94,6 +94,9 @@ def answer_events(
     if not "".join(segment.text for segment in result.segments).strip():
         result.segments = [Segment(NOT_FOUND)]
         yield {"event": "text", "data": {"text": NOT_FOUND}}
+    for run in result.code_runs:
+        # What Claude's code did (search/code_execution.py), once the message ended.
+        yield {"event": "code_run", "data": code_execution.run_json(run)}
     latency_ms = int((time.monotonic() - started) * 1000)
     answer = services.answer_store(
         workspace, user, text, hits, result, latency_ms, conversation

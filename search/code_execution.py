@@ -197,6 +197,12 @@ def _run(tool: str, use: dict[str, Any], block: dict[str, Any]) -> dict[str, Any
     }
 
 
+def run_json(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the answer stream's `code_run` event shows it (the API's CodeRunOut)."""
+    keys = ("tool", "label", "code", "stdout", "stderr", "return_code", "error_code")
+    return {key: run.get(key) for key in keys} | {"file_ids": list(run["file_ids"])}
+
+
 def collect_outputs(runs: list[dict[str, Any]]) -> list[files_api.Downloaded]:
     """Download the files the runs made; one that cannot be is noted on its run."""
     downloaded: list[files_api.Downloaded] = []

@@ -111,7 +111,15 @@ def test_the_run_and_its_files_are_stored_shown_and_deleted_remotely(
     response = _ask(api, AVERAGE, **headers)
     if stream:
         body = b"".join(response.streaming_content).decode()
-        assert "event: done" in body
+        events = [
+            (frame.split("\n")[0], frame.split("data: ", 1)[1])
+            for frame in body.strip().split("\n\n")
+        ]
+        names = [name for name, _ in events]
+        assert names[-3:] == ["event: code_run", "event: code_run", "event: done"]
+        streamed = json.loads(events[-2][1])
+        assert streamed["tool"] == "bash_code_execution"
+        assert streamed["stdout"].startswith("offices.csv: 3 rows")
     answer = Answer.objects.get()
     assert "headcount: total 367, average 122.33." in answer.text
     if not stream:
