@@ -6,8 +6,8 @@ their sheet's header, and the offline answerer quotes a row with the header of
 its own sheet. Formulas give their cached values (what Excel last computed).
 
 Library: python-calamine (MIT, Rust's calamine) over openpyxl's read-only mode:
-on a generated 50,000-row sheet it read every cell in about 1.1 s at a 37 MB
-peak, openpyxl in 11-17 s at 48 MB (benchmarks, see the report in issue 13).
+on a generated 50,000-row sheet it read every cell in 0.8-1.6 s at a 36 MB
+peak, openpyxl in 14-19 s at 49 MB (`python -m bench sheets`).
 Calamine holds a sheet's used area in memory, so that area is bounded first,
 after the zip and XML checks DOCX has (formats.office_check).
 """
