@@ -102,7 +102,7 @@ def answer_events(
         workspace, user, text, hits, result, latency_ms, conversation
     )
     # Kept here now: the Files API copies of what the code made can go.
-    code_execution.release_outputs(result.code_outputs)
+    code_execution.release_outputs(result.code_runs)
     yield {
         "event": "done",
         "data": {

@@ -234,6 +234,10 @@ def store_outputs(answer: Answer, outputs: list[files_api.Downloaded]) -> None:
         artifact.content.save(output.filename, ContentFile(output.data), save=True)
 
 
-def release_outputs(outputs: list[files_api.Downloaded]) -> None:
-    """Delete the downloaded files remotely, once they are stored here."""
-    delete_remote([output.id for output in outputs], reason="code execution output")
+def release_outputs(runs: list[dict[str, Any]]) -> None:
+    """Delete every file the runs made remotely, once the kept ones are stored.
+
+    Those not kept (too large, too many) go too: nothing else would free them.
+    """
+    file_ids = [file_id for run in runs for file_id in run["file_ids"]]
+    delete_remote(file_ids, reason="code execution output")

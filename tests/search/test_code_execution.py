@@ -341,3 +341,24 @@ def test_the_settings_page_turns_code_execution_off(web: Client, user: Any) -> N
     web.post("/documents/settings", form | {"code_execution_enabled": "on"})
     workspace.refresh_from_db()
     assert workspace.code_execution_enabled is True
+
+
+def test_a_file_too_large_to_keep_is_named_and_still_deleted_remotely(
+    online: Any,
+    api: Client,
+    web: Client,
+    user: Any,
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    document = ingested(user, "offices.csv", OFFICES_CSV.encode())
+    monkeypatch.setattr(code_execution, "MAX_ARTIFACT_BYTES", 10)
+    _ask(api, AVERAGE)
+    answer = Answer.objects.get()
+    assert not answer.artifacts.exists()
+    bash = answer.code_runs[-1]
+    assert set(bash["download_errors"]) == set(bash["file_ids"])
+    assert all("at most 10" in reason for reason in bash["download_errors"].values())
+    assert set(fake_anthropic.files) == {document.file_id}
+    html = web.get(f"/ask/answers/{answer.code}/").content.decode()
+    assert html.count('data-role="download-error"') == 2
