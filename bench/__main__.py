@@ -15,6 +15,7 @@ SUITES = {
     "pages": "pages",
     "web": "web",
     "metrics": "metrics",
+    "sheets": "sheets",
 }
 
 

@@ -19,6 +19,7 @@ KIND_NAMES = {
     extraction.DOCX: "Word",
     extraction.HTML: "HTML",
     extraction.CSV: "CSV",
+    extraction.XLSX: "Excel",
     extraction.MARKDOWN: "Markdown",
     extraction.TEXT: "Text",
 }
@@ -29,6 +30,7 @@ TYPE_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "word": ("Word", (extraction.DOCX,)),
     "html": ("HTML", (extraction.HTML,)),
     "csv": ("CSV", (extraction.CSV,)),
+    "excel": ("Excel", (extraction.XLSX,)),
     "markdown": ("Markdown", (extraction.MARKDOWN,)),
     "text": ("Text", (extraction.TEXT,)),
     "web": ("Added by URL", ()),

@@ -87,14 +87,23 @@ class WorkspaceWebForm(forms.ModelForm):  # type: ignore[type-arg]
             "allowed_domains",
             "blocked_domains",
             "intranet_sources",
+            "code_execution_enabled",
         ]
         labels = {
             "web_fetch_enabled": "Let Claude fetch URLs named in questions",
             "web_fetch_max_uses": "Fetches per answer at most",
             "web_fetch_max_content_tokens": "Tokens per fetched page at most",
             "web_fetch_use_cache": "Let Claude reuse pages it fetched recently",
+            "code_execution_enabled": (
+                "Let Claude run code over CSV and Excel documents"
+            ),
         }
         help_texts = {
+            "code_execution_enabled": (
+                "When a question asks for a total, an average, a count or a chart "
+                "and a CSV or Excel document is among those found, Claude gets the "
+                "file in a sandbox and shows the code it ran (online mode only)."
+            ),
             "web_fetch_use_cache": (
                 "Untick to always fetch fresh content, for pages that change often "
                 "(slower)."

@@ -33,6 +33,9 @@ class Workspace(models.Model):
     # Private host names and networks URL documents may reach on purpose
     # (documents.remote.intranet); every change is kept in IntranetSourceChange.
     intranet_sources = models.JSONField(default=list, blank=True)
+    # Claude's code execution tool over a retrieved CSV or Excel document when
+    # a question asks for a computation (search/code_execution.py).
+    code_execution_enabled = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name

@@ -478,6 +478,9 @@ DOCX_MAX_INFLATED_MB = env_int("DOCX_MAX_INFLATED_MB", 256)
 DOCX_MAX_XML_MB = env_int("DOCX_MAX_XML_MB", 32)
 DOCX_MAX_XML_DEPTH = env_int("DOCX_MAX_XML_DEPTH", 128)
 HTML_MAX_DEPTH = env_int("HTML_MAX_DEPTH", 512)
+# Spreadsheets (.xlsx): rows of all sheets, and cells of the area they span.
+XLSX_MAX_ROWS = env_int("XLSX_MAX_ROWS", 100_000)
+XLSX_MAX_CELLS = env_int("XLSX_MAX_CELLS", 2_000_000)
 # The citation panel's page images: at most this many pixels, cached as PNG.
 PAGE_IMAGE_MAX_PIXELS = env_int("PAGE_IMAGE_MAX_PIXELS", 4_000_000)
 # More passages than this fail the document: each one costs an embedding.

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from documents.models import Chunk
-from search.models import Answer, Citation, Feedback, Question
+from search.models import Answer, AnswerArtifact, Citation, Feedback, Question
 from search.usage import estimate_cost
 
 
@@ -40,6 +40,16 @@ class FeedbackInline(admin.TabularInline):  # type: ignore[type-arg]
     can_delete = False
 
 
+class AnswerArtifactInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Files the answer's code execution made (search/code_execution.py)."""
+
+    model = AnswerArtifact
+    extra = 0
+    fields = ("filename", "mime_type", "size", "file_id", "created")
+    readonly_fields = fields
+    can_delete = False
+
+
 @admin.register(Answer)
 class AnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = [
@@ -60,7 +70,7 @@ class AnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["question__text", "text"]
     readonly_fields = ["question", "segments", "retrieved_chunks", "cost"]
     exclude = ["retrieved_chunk_ids"]
-    inlines = [CitationInline, FeedbackInline]
+    inlines = [CitationInline, AnswerArtifactInline, FeedbackInline]
 
     # An answer is a record of what was said: it can be read and deleted,
     # never written or rewritten by hand.

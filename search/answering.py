@@ -15,7 +15,7 @@ from typing import Any
 from documents.models import Workspace
 from documents.remote import files_api
 from project import metrics
-from search import selectors, services, web_fetch
+from search import code_execution, selectors, services, web_fetch
 from search.citations import NOT_FOUND, Part, Result, Segment, citation_json
 from search.claude_answer import claude_parts
 from search.models import Answer, Conversation
@@ -69,12 +69,15 @@ def answer_events(
         document_ids=document_ids,
     )
     web_tool = web_fetch.tool_for(workspace, text) if files_api.online() else None
+    code_plan = code_execution.plan_for(workspace, text, hits)
     result = Result(mode=_mode(), model="", segments=[])
     parts: Iterator[Part]
     if not hits and web_tool is None:
         parts = iter([("segment", None), ("text", NOT_FOUND)])
     elif files_api.online():
-        parts = claude_parts(text, hits, history, result, web_tool=web_tool)
+        parts = claude_parts(
+            text, hits, history, result, web_tool=web_tool, code_plan=code_plan
+        )
     else:
         idf = term_idf(workspace.id, spelled_out(f"{text} {previous}"))
         parts = offline_parts(text, hits, result, idf=idf, previous=previous)
@@ -92,6 +95,9 @@ def answer_events(
     if not "".join(segment.text for segment in result.segments).strip():
         result.segments = [Segment(NOT_FOUND)]
         yield {"event": "text", "data": {"text": NOT_FOUND}}
+    for run in result.code_runs:
+        # What Claude's code did (search/code_execution.py), once the message ended.
+        yield {"event": "code_run", "data": code_execution.run_json(run)}
     latency_ms = int((time.monotonic() - started) * 1000)
     metrics.answered(
         mode=result.mode,
@@ -102,6 +108,8 @@ def answer_events(
     answer = services.answer_store(
         workspace, user, text, hits, result, latency_ms, conversation
     )
+    # Kept here now: the Files API copies of what the code made can go.
+    code_execution.release_outputs(result.code_runs)
     yield {
         "event": "done",
         "data": {

@@ -54,6 +54,10 @@ class Result:
     usage: dict[str, int] = field(default_factory=dict)
     web_fetches: list[dict[str, Any]] = field(default_factory=list)
     context_mode: str = ""
+    # Code execution (search/code_execution.py): the runs, and the files they
+    # made, downloaded (files_api.Downloaded) and stored with the answer.
+    code_runs: list[dict[str, Any]] = field(default_factory=list)
+    code_outputs: list[Any] = field(default_factory=list)
 
 
 # An answerer yields parts: ("segment", None) opens a segment, ("text", str)

@@ -15,7 +15,7 @@ from documents.remote.files import (
     document_reupload_expired,
     document_reupload_unusable,
 )
-from search import claude, web_fetch
+from search import claude, code_execution, web_fetch
 from search.citations import Part, Result, map_citation
 from search.prompting import Context, build_request, choose_context
 from search.retrieval import Hit
@@ -49,14 +49,35 @@ def claude_parts(
     result: Result,
     *,
     web_tool: dict[str, Any] | None = None,
+    code_plan: code_execution.Plan | None = None,
 ) -> Iterator[Part]:
     """Stream Claude's answer over the context that fits, mapping each citation."""
     context = choose_context(hits)
     result.context_mode = context.mode
+    if code_plan is not None and not code_execution.upload_datasets(code_plan):
+        code_plan = None
+    try:
+        yield from _parts(question, context, history, result, web_tool, code_plan)
+    finally:
+        if code_plan is not None:
+            code_execution.release_uploads(code_plan)
+
+
+def _parts(
+    question: str,
+    context: Context,
+    history: list[dict[str, Any]],
+    result: Result,
+    web_tool: dict[str, Any] | None,
+    code_plan: code_execution.Plan | None,
+) -> Iterator[Part]:
     # Fetched pages are numbered after the request's document blocks; search
     # results are counted apart (search_result_index), so chunks mode starts at 0.
     first_web = len(context.documents) if context.mode == "files" else 0
-    for event in _stream_with_reupload(question, context, history, result, web_tool):
+    events = _stream_with_reupload(
+        question, context, history, result, web_tool, code_plan
+    )
+    for event in events:
         kind = event.get("type")
         if kind == "content_block_start":
             if event["content_block"].get("type") == "text":
@@ -77,6 +98,9 @@ def claude_parts(
             result.model = str(message.get("model") or result.model)
             result.usage = usage_of(message.get("usage") or {})
             _attach_web(result, message, first_web)
+            if code_plan is not None:
+                result.code_runs = code_execution.parse_runs(message["content"])
+                result.code_outputs = code_execution.collect_outputs(result.code_runs)
 
 
 def _attach_web(result: Result, message: dict[str, Any], first_web: int) -> None:
@@ -96,6 +120,7 @@ def _stream_with_reupload(
     history: list[dict[str, Any]],
     result: Result,
     web_tool: dict[str, Any] | None,
+    code_plan: code_execution.Plan | None,
 ) -> Iterator[dict[str, Any]]:
     """Stream events; a referenced file that is gone or expired is re-uploaded.
 
@@ -109,6 +134,8 @@ def _stream_with_reupload(
         request = build_request(question, context, history)
         if web_tool is not None:
             web_fetch.add_to_request(request, web_tool)
+        if code_plan is not None:
+            code_execution.add_to_request(request, code_plan)
         result.model = str(request["model"])
         return claude.stream_message(request)
 

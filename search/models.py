@@ -95,6 +95,10 @@ class Answer(models.Model):
     # Claude's web fetches while answering: [{"url", "title", "retrieved_at",
     # "error_code"}, ...] in the order they ran (search/web_fetch.py).
     web_fetches = models.JSONField(default=list, blank=True)
+    # The code Claude ran with the code execution tool: [{"tool", "code",
+    # "stdout", "stderr", "return_code", "error_code", "file_ids"}, ...] in the
+    # order it ran (search/code_execution.py); its files are AnswerArtifacts.
+    code_runs = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -110,6 +114,44 @@ class Answer(models.Model):
             # Of the writes, those made for an hour (priced at 2x input).
             "cache_creation_1h_input_tokens": self.cache_write_1h_tokens,
         }
+
+
+def _artifact_path(artifact: AnswerArtifact, filename: str) -> str:
+    return f"answer-artifacts/{artifact.answer.code}/{artifact.code}"
+
+
+class AnswerArtifact(models.Model):
+    """A file Claude's code execution made while answering (a chart, a table).
+
+    Downloaded from the Files API and kept here (the remote copy is deleted),
+    so it is served only to members of the answer's workspace.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    answer = models.ForeignKey(
+        Answer, on_delete=models.CASCADE, related_name="artifacts"
+    )
+    filename = models.CharField(max_length=255)
+    mime_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    content = models.FileField(upload_to=_artifact_path, max_length=300)
+    # The Files API id it was downloaded from (deleted remotely since).
+    file_id = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["answer", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_image(self) -> bool:
+        """A raster image the answer page shows inline (never SVG: it runs script)."""
+        return self.mime_type in INLINE_IMAGE_TYPES
+
+
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class Citation(models.Model):

@@ -13,12 +13,15 @@ the documents do not hold one, instead of quoting the nearest words.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from documents.ingestion import sheets
+from documents.ingestion.extraction import TABULAR, XLSX
 from documents.lexical import terms
 from documents.models import Document
 from search.citations import NOT_FOUND, CitationData, Part, Result, Segment
@@ -204,7 +207,7 @@ def _candidates(hits: list[Hit], documents: dict[str, Document]) -> list[Candida
         document = documents.get(hit.document_id)
         if document is None:
             continue
-        if document.mime_type == "text/csv":
+        if document.mime_type in TABULAR:
             found += _rows(hit, document)
             continue
         for start, end in sentences(hit):
@@ -283,14 +286,25 @@ def _table_header(text: str, row_start: int) -> tuple[int, int] | None:
 
 
 def _rows(hit: Hit, document: Document) -> list[Candidate]:
-    """Each CSV row of the hit, with the file's header row as its columns."""
-    first_line = document.text.split("\n", 1)[0]
-    header = _strip(document.text, 0, len(first_line))
+    """Each table row of the hit, with its header row (its sheet's, in a workbook).
+
+    Never the header alone, nor a sheet's `# Sheet:` line: neither answers.
+    """
     found = []
     for left, right in _lines(hit.text, hit.start_char):
-        if left >= header[1]:
+        header = _header_row(document, left)
+        if header is not None and left >= header[1]:
             found.append(Candidate(hit, left, right, row=True, header=header))
     return found
+
+
+def _header_row(document: Document, offset: int) -> tuple[int, int] | None:
+    """The header row of the table that holds `offset`."""
+    if document.mime_type == XLSX:
+        sheet = sheets.sheet_at(document.text, offset)
+        return sheet.header if sheet is not None else None
+    first_line = document.text.split("\n", 1)[0]
+    return _strip(document.text, 0, len(first_line))
 
 
 def _whole_sentence(document: Document, start: int, end: int) -> tuple[int, int]:
@@ -441,7 +455,7 @@ def _segment(candidate: Candidate, document: Document, wants_number: bool) -> Se
     citations = [_citation(document, start, end, candidate.hit.chunk_id)]
     if candidate.header is not None:
         header = document.text[slice(*candidate.header)]
-        if document.mime_type == "text/csv":
+        if document.mime_type in TABULAR:
             text = _csv_row(header, text)
         else:
             text = f"{text} (columns: {header})"
@@ -462,11 +476,13 @@ def _next_sentence(text: str, end: int) -> tuple[int, int] | None:
 
 def _csv_row(header: str, row: str) -> str:
     """ "office: Krakow, headcount: 85" from a header row and a data row."""
-    names = [name.strip() for name in header.split(",")]
-    values = [value.strip() for value in row.split(",")]
+    names = [name.strip() for name in next(csv.reader([header]), [])]
+    values = [value.strip() for value in next(csv.reader([row]), [])]
+    # A workbook row drops its empty trailing cells.
+    values += [""] * (len(names) - len(values))
     if len(names) != len(values):
         return row
-    return ", ".join(f"{n}: {v}" for n, v in zip(names, values, strict=True))
+    return ", ".join(f"{n}: {v}" for n, v in zip(names, values, strict=True) if v)
 
 
 def _citation(

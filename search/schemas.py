@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from django.urls import reverse
 from pydantic import BaseModel, Field
 
 from documents.models import Document
@@ -112,6 +113,31 @@ class WebFetchOut(BaseModel):
     error_code: str | None = None
 
 
+class CodeRunOut(BaseModel):
+    """Code Claude ran with the code execution tool, and what it printed."""
+
+    tool: str = Field(
+        description="code_execution | bash_code_execution | text_editor_code_execution"
+    )
+    label: str = Field(description="The file editor's command and path, if any.")
+    code: str
+    stdout: str
+    stderr: str
+    return_code: int | None
+    error_code: str
+    file_ids: list[str] = Field(description="Files it made (see artifacts).")
+
+
+class ArtifactOut(BaseModel):
+    """A file the answer's code made, kept with the answer."""
+
+    id: str
+    filename: str
+    mime_type: str
+    size: int
+    url: str = Field(description="The signed-in page that serves it.")
+
+
 class AnswerOut(BaseModel):
     """A stored answer with its citations, usage and cost."""
 
@@ -128,6 +154,8 @@ class AnswerOut(BaseModel):
     cost_usd: str = Field(description="Estimated, as a decimal string.")
     latency_ms: int
     web_fetches: list[WebFetchOut]
+    code_runs: list[CodeRunOut]
+    artifacts: list[ArtifactOut]
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -150,6 +178,17 @@ class AnswerOut(BaseModel):
                 "cost_usd": str(answer.cost_usd),
                 "latency_ms": answer.latency_ms,
                 "web_fetches": answer.web_fetches,
+                "code_runs": answer.code_runs,
+                "artifacts": [
+                    {
+                        "id": str(a.code),
+                        "filename": a.filename,
+                        "mime_type": a.mime_type,
+                        "size": a.size,
+                        "url": reverse("search:artifact", args=[answer.code, a.code]),
+                    }
+                    for a in answer.artifacts.all()
+                ],
             }
         )
 

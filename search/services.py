@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from documents.models import Workspace
+from search import code_execution
 from search.citations import Result
 from search.models import Answer, Citation, Conversation, Feedback, Question
 from search.retrieval import Hit
@@ -76,6 +77,7 @@ def answer_store(
             retrieved_chunk_ids=[hit.chunk_id for hit in hits],
             latency_ms=latency_ms,
             web_fetches=result.web_fetches,
+            code_runs=result.code_runs,
             context_mode=result.context_mode,
             cost_usd=answer_cost(result.model, result.usage),
             **result.usage,
@@ -83,4 +85,5 @@ def answer_store(
         for citation in citations:
             citation.answer = answer
         Citation.objects.bulk_create(citations)
+        code_execution.store_outputs(answer, result.code_outputs)
     return answer

@@ -13,4 +13,9 @@ urlpatterns = [
     path("stream", views.ask_stream, name="ask-stream"),
     path("answers/<uuid:code>/", views.answer_detail, name="answer"),
     path("answers/<uuid:code>/feedback", views.answer_feedback, name="feedback"),
+    path(
+        "answers/<uuid:code>/files/<uuid:artifact>",
+        views.answer_artifact,
+        name="artifact",
+    ),
 ]

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from documents.models import Workspace
@@ -21,7 +21,7 @@ from documents.selectors import (
 from documents.teams.permissions import VIEWER, require_role
 from search import answering, selectors, services, web_fetch_display
 from search.api import MAX_QUESTION_CHARS, streaming
-from search.models import Answer, Citation, Conversation, Feedback
+from search.models import Answer, AnswerArtifact, Citation, Conversation, Feedback
 
 # Characters of surrounding text shown around a cited passage.
 CONTEXT_CHARS = 400
@@ -202,7 +202,27 @@ def answer_detail(request: HttpRequest, code: str) -> HttpResponse:
             "conversation": conversation,
             "turns": turns,
             "max_question": MAX_QUESTION_CHARS,
+            "code_runs": answer.code_runs,
+            "artifacts": list(answer.artifacts.all()),
         },
+    )
+
+
+@login_required
+def answer_artifact(request: HttpRequest, code: str, artifact: str) -> FileResponse:
+    """A file the answer's code made: images inline, anything else downloaded.
+
+    Only members of the answer's workspace reach it (404 for anyone else), and
+    only raster images are served as what they are: any other file, SVG and
+    HTML included, is an attachment of type application/octet-stream.
+    """
+    answer = selectors.answer_get_for_user(user=request.user, code=code)
+    item = get_object_or_404(AnswerArtifact, answer=answer, code=artifact)
+    return FileResponse(
+        item.content.open("rb"),
+        content_type=item.mime_type if item.is_image else "application/octet-stream",
+        as_attachment=not item.is_image,
+        filename=item.filename,
     )
 
 

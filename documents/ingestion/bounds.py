@@ -29,6 +29,10 @@ class Bounds:
     docx_max_inflated_mb: int = 256
     docx_max_xml_mb: int = 32
     docx_max_xml_depth: int = 128
+    # XLSX (the DOCX bounds apply to its zip and XML too): rows of all sheets
+    # together, and cells of the area the sheets span (a reader allocates it).
+    xlsx_max_rows: int = 100_000
+    xlsx_max_cells: int = 2_000_000
     # HTML: elements nested deeper than this are flattened before parsing.
     html_max_depth: int = 512
     # A rendered PDF page image: at most this many pixels.
@@ -54,6 +58,8 @@ SETTINGS = {
     "docx_max_inflated_mb": "DOCX_MAX_INFLATED_MB",
     "docx_max_xml_mb": "DOCX_MAX_XML_MB",
     "docx_max_xml_depth": "DOCX_MAX_XML_DEPTH",
+    "xlsx_max_rows": "XLSX_MAX_ROWS",
+    "xlsx_max_cells": "XLSX_MAX_CELLS",
     "html_max_depth": "HTML_MAX_DEPTH",
     "render_max_pixels": "PAGE_IMAGE_MAX_PIXELS",
 }

@@ -171,18 +171,23 @@ def chunk_text(
 
 
 def chunk_rows(
-    text: str, row_ends: list[int], *, max_tokens: int = 350
+    text: str,
+    row_ends: list[int],
+    *,
+    max_tokens: int = 350,
+    start: int = 0,
+    heading: str = "",
 ) -> list[ChunkSpec]:
-    """Cut a table (CSV) into groups of whole rows, each carrying the header.
+    """Cut a table (CSV, a sheet) into groups of whole rows, each with the header.
 
-    The first row is the header: it is its own chunk and the `context` of every
-    other chunk, so each group of rows is embedded with its column names while
-    its offsets still slice exactly the rows. A row longer than the limit stays
-    whole in a chunk of its own: a record is never split.
+    The first row from `start` is the header: it is its own chunk and the
+    `context` of every other chunk, so each group of rows is embedded with its
+    column names while its offsets still slice exactly the rows. A row longer
+    than the limit stays whole in a chunk of its own: a record is never split.
     """
     limit = max(64, max_tokens * CHARS_PER_TOKEN)
     rows: list[tuple[int, int]] = []
-    previous = 0
+    previous = start
     for end in row_ends:
         left, right = _trimmed(text, previous, end)
         if left < right:
@@ -191,17 +196,19 @@ def chunk_rows(
     if not rows:
         return []
     header = text[rows[0][0] : rows[0][1]]
-    chunks = [ChunkSpec(rows[0][0], rows[0][1], None, "", estimate_tokens(header), "")]
+    chunks = [
+        ChunkSpec(rows[0][0], rows[0][1], None, heading, estimate_tokens(header), "")
+    ]
     index = 1
     while index < len(rows):
-        start, end, index = _pack(rows, index, limit)
+        first, last, index = _pack(rows, index, limit)
         chunks.append(
             ChunkSpec(
-                start=start,
-                end=end,
+                start=first,
+                end=last,
                 page=None,
-                heading="",
-                token_estimate=estimate_tokens(text[start:end]),
+                heading=heading,
+                token_estimate=estimate_tokens(text[first:last]),
                 context=header,
             )
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import charset_normalizer
 
-from documents.ingestion import formats, kinds, pdf
+from documents.ingestion import formats, kinds, pdf, sheets
 from documents.ingestion.bounds import Bounds
 from documents.ingestion.html_text import bom_encoding, html_to_text
 
@@ -20,6 +20,10 @@ MARKDOWN = "text/markdown"
 HTML = "text/html"
 CSV = "text/csv"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Formats whose text is rows under a header: chunked, quoted and computed on
+# as tables.
+TABULAR = frozenset({CSV, XLSX})
 
 TEXT_EXTENSIONS = {
     ".txt": TEXT,
@@ -31,7 +35,9 @@ TEXT_EXTENSIONS = {
     ".html": HTML,
     ".htm": HTML,
 }
-SUPPORTED_DESCRIPTION = "PDF, Word (.docx), HTML, CSV, plain text or Markdown"
+SUPPORTED_DESCRIPTION = (
+    "PDF, Word (.docx), Excel (.xlsx), HTML, CSV, plain text or Markdown"
+)
 
 
 def display_name(name: str) -> str:
@@ -106,6 +112,20 @@ def detect_mime_type(filename: str, head: bytes) -> str:
     if extension == ".docx":
         raise ExtractionError(
             "The file is named .docx but is not a Word document.", kind=kinds.DAMAGED
+        )
+    if sheets.is_xlsx(head) or (
+        extension == ".xlsx" and head.startswith(b"PK\x03\x04")
+    ):
+        return XLSX
+    if extension == ".xlsx":
+        raise ExtractionError(
+            "The file is named .xlsx but is not an Excel workbook.", kind=kinds.DAMAGED
+        )
+    if extension == ".xls":
+        raise ExtractionError(
+            "Old Excel (.xls) workbooks are not supported; save the file as .xlsx "
+            "or CSV.",
+            kind=kinds.UNSUPPORTED,
         )
     wide = _wide_text_head(head)
     if wide is not None:
@@ -205,6 +225,9 @@ def extract(
         return _extracted(text, mime_type, bounds)
     if mime_type == HTML:
         text = _from_format(lambda: html_to_text(data, max_depth=bounds.html_max_depth))
+        return _extracted(text, mime_type, bounds)
+    if mime_type == XLSX:
+        text = _from_format(lambda: sheets.xlsx_text(data, bounds))
         return _extracted(text, mime_type, bounds)
     raise ExtractionError(f"Unsupported file type {mime_type}.", kind=kinds.UNSUPPORTED)
 

@@ -90,35 +90,41 @@ _DOCX_MAX_PARTS = 10_000
 
 
 def docx_check(data: bytes, bounds: Bounds) -> None:
-    """Refuse a DOCX whose parts inflate too far or nest too deep, before parsing.
+    """Refuse a DOCX whose parts inflate too far or nest too deep, before parsing."""
+    office_check(data, bounds, noun="Word document")
+
+
+def office_check(data: bytes, bounds: Bounds, *, noun: str) -> None:
+    """Refuse an Office zip (DOCX, XLSX) that inflates too far or nests too deep.
 
     The sizes are the ones the zip declares; Python's zipfile never inflates a
-    member past its declared size (a lie about it fails the CRC check), and
-    python-docx reads members through it, so they bound what parsing gets.
+    member past its declared size (a lie about it fails the CRC check), and the
+    parsers read members through a zip reader that checks the same, so they
+    bound what parsing gets.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise FormatError(
-            "The Word document is damaged (not a zip archive).", kind=kinds.DAMAGED
+            f"The {noun} is damaged (not a zip archive).", kind=kinds.DAMAGED
         ) from exc
     with archive:
         members = archive.infolist()
         if len(members) > _DOCX_MAX_PARTS:
             raise FormatError(
-                f"The Word document has {len(members):,} parts; "
+                f"The {noun} has {len(members):,} parts; "
                 f"Cairn reads documents of at most {_DOCX_MAX_PARTS:,}."
             )
         inflated = sum(member.file_size for member in members)
         if inflated > bounds.docx_max_inflated_mb * 1048576:
             raise FormatError(
-                f"The Word document inflates to {inflated / 1048576:,.0f} MB; Cairn "
+                f"The {noun} inflates to {inflated / 1048576:,.0f} MB; Cairn "
                 f"reads documents of at most {bounds.docx_max_inflated_mb} MB "
                 "uncompressed (this may be a zip bomb)."
             )
         for member in members:
             if member.filename.lower().endswith((".xml", ".rels")):
-                _docx_check_xml(archive, member, bounds)
+                _docx_check_xml(archive, member, bounds, noun)
 
 
 class _TooDeep(Exception):
@@ -130,13 +136,16 @@ class _HasDoctype(Exception):
 
 
 def _docx_check_xml(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, bounds: Bounds
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    bounds: Bounds,
+    noun: str,
 ) -> None:
     """Stream one XML part through expat, counting depth; nothing is kept."""
     name = member.filename
     if member.file_size > bounds.docx_max_xml_mb * 1048576:
         raise FormatError(
-            f"The Word document's part {name} is "
+            f"The {noun}'s part {name} is "
             f"{member.file_size / 1048576:,.0f} MB of XML; Cairn reads parts of at "
             f"most {bounds.docx_max_xml_mb} MB."
         )
@@ -167,17 +176,17 @@ def _docx_check_xml(
             parser.Parse(b"", True)
     except _TooDeep:
         raise FormatError(
-            f"The Word document's XML ({name}) nests elements more than "
+            f"The {noun}'s XML ({name}) nests elements more than "
             f"{bounds.docx_max_xml_depth} levels deep; Cairn does not read it."
         ) from None
     except _HasDoctype:
         raise FormatError(
-            f"The Word document's XML ({name}) declares a DTD, which Word never "
+            f"The {noun}'s XML ({name}) declares a DTD, which Office never "
             "writes; Cairn does not read it."
         ) from None
     except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise FormatError(
-            f"The Word document is damaged: {name} cannot be read.", kind=kinds.DAMAGED
+            f"The {noun} is damaged: {name} cannot be read.", kind=kinds.DAMAGED
         ) from exc
 
 

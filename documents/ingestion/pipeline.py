@@ -23,6 +23,7 @@ from documents.ingestion import (
     extraction,
     formats,
     kinds,
+    sheets,
     spaces,
     titles,
 )
@@ -256,6 +257,8 @@ def chunk_extracted(extracted: extraction.Extracted) -> list[chunking.ChunkSpec]
             formats.csv_row_ends(extracted.text),
             max_tokens=settings.CHUNK_TOKENS,
         )
+    elif extracted.mime_type == extraction.XLSX:
+        specs = sheets.chunk_sheets(extracted.text, max_tokens=settings.CHUNK_TOKENS)
     else:
         specs = chunking.chunk_text(
             extracted.text,

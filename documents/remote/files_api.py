@@ -166,6 +166,63 @@ def upload(*, original_name: str, data: bytes, mime_type: str) -> RemoteFile:
     return _remote(result)
 
 
+# Datasets handed to the code execution container live an hour at most: Cairn
+# deletes them after the answer, and the expiry covers a delete that failed.
+DATASET_EXPIRES_IN_S = 3600
+
+
+def upload_dataset(*, original_name: str, data: bytes, mime_type: str) -> RemoteFile:
+    """Upload a file as it is (name and type kept) for a container_upload block."""
+    name = remote_filename(original_name, as_text=False)
+    try:
+        result = call(
+            lambda: _files().upload(
+                file=(name, data, mime_type),
+                expires_in_seconds=DATASET_EXPIRES_IN_S,
+            )
+        )
+    except Exception as exc:
+        mapped = _mapped(exc)
+        if mapped is not None:
+            raise mapped from exc
+        raise
+    return _remote(result)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A file the code execution tool made, with its bytes."""
+
+    id: str
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+def download(file_id: str, *, max_bytes: int) -> Downloaded:
+    """Download a file the code execution tool created (uploads cannot be).
+
+    Raises FileTooLarge past max_bytes, as announced by its metadata, before
+    reading it; the API's own refusal (400 file_not_downloadable) passes up.
+    """
+    meta = call(lambda: _files().retrieve_metadata(file_id))
+    if int(meta.size_bytes) > max_bytes:
+        raise FileTooLarge(
+            f"{meta.filename} is {int(meta.size_bytes):,} bytes; answers keep files "
+            f"of at most {max_bytes:,}."
+        )
+    response = call(lambda: _files().download(file_id))
+    data = bytes(response.read())
+    if len(data) > max_bytes:
+        raise FileTooLarge(f"{meta.filename} is larger than {max_bytes:,} bytes.")
+    return Downloaded(
+        id=file_id,
+        filename=str(meta.filename),
+        mime_type=str(getattr(meta, "mime_type", "") or "application/octet-stream"),
+        data=data,
+    )
+
+
 def delete(file_id: str, *, retries: int | None = None) -> None:
     """Delete a remote file; a file already gone counts as deleted."""
     with contextlib.suppress(anthropic.NotFoundError):

@@ -46,7 +46,7 @@ from email.message import Message
 from email.parser import HeaderParser
 from typing import Any, Literal
 
-from tests.fakes import _text, web_fetch
+from tests.fakes import _text, code_execution, web_fetch
 from tests.fakes._server import (
     FakeHTTPServer,
     Incoming,
@@ -193,6 +193,8 @@ class StoredFile:
     created_at: str
     seq: int
     expires_at: str | None = None
+    # Only files a tool created (code execution) can be downloaded.
+    downloadable: bool = False
 
     def expired(self) -> bool:
         """Tell whether the file is past its expires_at (its bytes are gone)."""
@@ -211,7 +213,7 @@ class StoredFile:
             "size_bytes": len(self.data),
             "created_at": self.created_at,
             "expires_at": self.expires_at,
-            "downloadable": False,
+            "downloadable": self.downloadable,
         }
 
 
@@ -260,6 +262,9 @@ class Prompt:
     breakpoints: list[tuple[int, str]] = field(default_factory=list)
     # The web fetch tool's definition, when the request offers it.
     web_fetch: dict[str, Any] | None = None
+    # The code execution tool, and the files container_upload blocks name.
+    code_execution: dict[str, Any] | None = None
+    container_files: list[StoredFile] = field(default_factory=list)
 
     @property
     def total_tokens(self) -> int:
@@ -461,6 +466,8 @@ class FakeAnthropic(FakeHTTPServer):
                 if method != "GET":
                     raise ApiError(405, "invalid_request_error", "Method not allowed")
                 _readable(stored)
+                if stored.downloadable:
+                    return Reply(200, stored.data, content_type=stored.mime_type)
                 raise ApiError(
                     400,
                     "invalid_request_error",
@@ -664,8 +671,9 @@ class FakeAnthropic(FakeHTTPServer):
             )
         usage = self._cache_usage(prompt)
         fetch_blocks = self._web_fetch(prompt, usage)
+        code_blocks = self._code_execution(prompt)
         content, stop_reason, output_tokens = self._answer(prompt)
-        content = fetch_blocks + content
+        content = fetch_blocks + code_blocks + content
         usage["output_tokens"] = output_tokens
         message = {
             "id": random_id("msg_01", 22),
@@ -677,6 +685,12 @@ class FakeAnthropic(FakeHTTPServer):
             "stop_sequence": None,
             "usage": usage,
         }
+        if code_blocks:
+            # The container the tool ran in, as a response that used one names it.
+            message["container"] = {
+                "id": random_id("container_011C", 20),
+                "expires_at": rfc3339(datetime.now(UTC) + timedelta(minutes=30)),
+            }
         if prompt.stream:
             return Reply(
                 200, content_type="text/event-stream", stream=_stream_events(message)
@@ -740,6 +754,10 @@ class FakeAnthropic(FakeHTTPServer):
         self._parse_system(body.get("system"), prompt)
         self._parse_messages(body.get("messages"), prompt)
         prompt.web_fetch = web_fetch.check_tools(body.get("tools"), _invalid)
+        prompt.code_execution = code_execution.check_tools(body.get("tools"), _invalid)
+        code_execution.require_tool(
+            prompt.container_files, prompt.code_execution, _invalid
+        )
         if len(prompt.breakpoints) > MAX_CACHE_BREAKPOINTS:
             raise _invalid(
                 f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may "
@@ -853,6 +871,11 @@ class FakeAnthropic(FakeHTTPServer):
             self._document_block(block, where, prompt)
         elif kind == "image":
             self._image_block(block, where)
+        elif kind == "container_upload":
+            file_id = code_execution.check_container_upload(
+                block, where, role, _invalid
+            )
+            prompt.container_files.append(_readable(self._get_file(file_id)))
         elif kind == "search_result":
             if role != "user":
                 raise _invalid(
@@ -1111,6 +1134,32 @@ class FakeAnthropic(FakeHTTPServer):
             requests = sum(1 for b in blocks if b["type"] == "server_tool_use")
             usage["server_tool_use"] = {"web_fetch_requests": requests}
         return blocks
+
+    def _code_execution(self, prompt: Prompt) -> list[dict[str, Any]]:
+        """Run the code execution tool over the container's files, if any."""
+        if prompt.code_execution is None or not prompt.container_files:
+            return []
+        uploads = [(f.filename, f.mime_type, f.data) for f in prompt.container_files]
+        blocks, said = code_execution.run(
+            prompt.code_execution, uploads, self.add_tool_file
+        )
+        return [*blocks, {"type": "text", "text": said}]
+
+    def add_tool_file(self, filename: str, mime_type: str, data: bytes) -> str:
+        """Store a file a tool created: listed, and the only kind downloadable."""
+        with self._lock:
+            stored = StoredFile(
+                id=random_id("file_011C", 20),
+                filename=filename,
+                mime_type=mime_type,
+                data=data,
+                created_at=rfc3339(datetime.now(UTC)),
+                seq=self._next_seq,
+                downloadable=True,
+            )
+            self._next_seq += 1
+            self.files[stored.id] = stored
+        return stored.id
 
     def _answer(self, prompt: Prompt) -> tuple[list[dict[str, Any]], str, int]:
         """Cite the sentences that best match the question; return content and usage."""

@@ -102,14 +102,22 @@ _RELS = (
 
 def _docx(document_xml: list[tuple[bytes, int]]) -> bytes:
     """A minimal DOCX whose document.xml is the pieces given, each repeated."""
+    fixed = [("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS)]
+    return _office(fixed, "word/document.xml", document_xml)
+
+
+def _office(
+    fixed: list[tuple[str, bytes]], name: str, pieces: list[tuple[bytes, int]]
+) -> bytes:
+    """A zip of the fixed parts, then part `name` of the pieces, each repeated."""
     members = []
-    for name, data in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS)):
-        members.append((name, *_deflated(data), len(data)))
+    for fixed_name, data in fixed:
+        members.append((fixed_name, *_deflated(data), len(data)))
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     stream = bytearray()
     crc = 0
     size = 0
-    for piece, count in document_xml:
+    for piece, count in pieces:
         if count > 64:
             # Long runs compress once and repeat (see _repeated).
             stream += compressor.compress(piece) + compressor.flush(zlib.Z_FULL_FLUSH)
@@ -121,8 +129,68 @@ def _docx(document_xml: list[tuple[bytes, int]]) -> bytes:
             crc = zlib.crc32(piece, crc)
         size += len(piece) * count
     stream += compressor.flush()
-    members.append(("word/document.xml", bytes(stream), crc, size))
+    members.append((name, bytes(stream), crc, size))
     return _zip(members)
+
+
+# XLSX -------------------------------------------------------------------------
+
+_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_XLSX_FIXED = [
+    (
+        "[Content_Types].xml",
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+        b'package.relationships+xml"/><Default Extension="xml" '
+        b'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+        b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+        b'sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" '
+        b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+        b'worksheet+xml"/></Types>',
+    ),
+    ("_rels/.rels", _RELS.replace(b"word/document.xml", b"xl/workbook.xml")),
+    (
+        "xl/workbook.xml",
+        f'<?xml version="1.0"?><workbook xmlns="{_S}" xmlns:r="http://schemas.'
+        'openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet '
+        'name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>'.encode(),
+    ),
+    (
+        "xl/_rels/workbook.xml.rels",
+        b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.'
+        b'org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
+        b"schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+        b'" Target="worksheets/sheet1.xml"/></Relationships>',
+    ),
+]
+
+
+def _xlsx(sheet_xml: list[tuple[bytes, int]]) -> bytes:
+    """A one-sheet workbook whose sheet1.xml is the pieces given, each repeated."""
+    return _office(_XLSX_FIXED, "xl/worksheets/sheet1.xml", sheet_xml)
+
+
+def xlsx_bomb(full: bool) -> bytes:
+    """sheet1.xml is one cell of 1.1 GB (full) or 40 MB of 'a'."""
+    megabytes = 1100 if full else 40
+    head = f'<?xml version="1.0"?><worksheet xmlns="{_S}"><sheetData><row r="1">'
+    head += '<c r="A1" t="inlineStr"><is><t>'
+    tail = "</t></is></c></row></sheetData></worksheet>"
+    return _xlsx([(head.encode(), 1), (b"a" * MB, megabytes), (tail.encode(), 1)])
+
+
+def xlsx_far_cells(full: bool) -> bytes:
+    """Two cells, A1 and XFD1048576 (full) or XFD4000: a reader would allocate
+    every cell between them (17 billion, or 65 million)."""
+    last = 1_048_576 if full else 4_000
+    xml = (
+        f'<?xml version="1.0"?><worksheet xmlns="{_S}"><sheetData>'
+        '<row r="1"><c r="A1"><v>1</v></c></row>'
+        f'<row r="{last}"><c r="XFD{last}"><v>2</v></c></row>'
+        "</sheetData></worksheet>"
+    ).encode()
+    return _xlsx([(xml, 1)])
 
 
 def docx_bomb(full: bool) -> bytes:
@@ -280,6 +348,8 @@ CASES = [
     Case("docx-zip-bomb", "bomb.docx", docx_bomb, "failed", r"inflates to|MB of XML"),
     Case("docx-deep-xml", "deep.docx", docx_deep, "failed", r"nests elements"),
     Case("docx-entities", "laughs.docx", docx_entities, "failed", r"DTD"),
+    Case("xlsx-zip-bomb", "bomb.xlsx", xlsx_bomb, "failed", r"inflates to|MB of XML"),
+    Case("xlsx-far-cells", "far.xlsx", xlsx_far_cells, "failed", r"XLSX_MAX_CELLS"),
     Case(
         "pdf-content-bomb",
         "bomb.pdf",
