@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -235,6 +236,84 @@ def corpus_queries(workspace_id: int, count: int, seed: int = 0) -> list[str]:
     return found
 
 
+_FORMS = {"10K": "10-K", "10Q": "10-Q", "8K": "8-K", "EARNINGS": "earnings release"}
+_TEMPLATES = (
+    "What was {company}'s {line} in FY{year}?",
+    "{line} for {company} in {year}",
+    "According to {company}'s {year} {form}, {line}?",
+)
+
+
+def titled_queries(
+    workspace_id: int, sample_names: set[str], per_document: int = 3, seed: int = 0
+) -> list[tuple[str, str, set[int]]]:
+    """(query, document id, evidence pages) made from the corpus's own lines.
+
+    As an analyst asks: a heading-like line of one page with the filing's
+    company and year around it, so every other filing of the company (same
+    headings, other years) is a distractor. The sample filings are left out.
+    Lines found on more than two pages of their filing are skipped.
+    """
+    from documents.ingestion.titles import split_name
+    from documents.models import Chunk, Document
+
+    rng = random.Random(seed)
+    made: list[tuple[str, str, set[int]]] = []
+    documents = Document.objects.filter(
+        workspace_id=workspace_id, status=Document.Status.READY
+    ).order_by("original_name")
+    for document in documents:
+        if document.original_name in sample_names:
+            continue
+        words = split_name(document.title).split()
+        year_at = next(
+            (i for i, w in enumerate(words) if re.fullmatch(r"20\d\d", w)), 0
+        )
+        if not year_at:
+            continue
+        company = " ".join(w.capitalize() for w in words[:year_at])
+        form = next((_FORMS[w] for w in words if w in _FORMS), "filing")
+        pages: dict[str, set[int]] = {}
+        for text, page in Chunk.objects.filter(document=document).values_list(
+            "text", "page"
+        ):
+            for line in {" ".join(line.split()) for line in text.splitlines()}:
+                heading_like = 4 <= len(line.split()) <= 9 and line[:1].isupper()
+                if heading_like and page and sum(ch.isdigit() for ch in line) <= 2:
+                    pages.setdefault(line, set()).add(page)
+        lines = sorted(line for line, found in pages.items() if len(found) <= 2)
+        for line in rng.sample(lines, min(per_document, len(lines))):
+            template = rng.choice(_TEMPLATES)
+            query = template.format(
+                company=company, year=words[year_at], form=form, line=line.lower()
+            )
+            made.append((query, str(document.id), pages[line]))
+    return made
+
+
+def titled_hits(
+    workspace_id: int, made: list[tuple[str, str, set[int]]]
+) -> tuple[int, int, int]:
+    """How many of the made queries find their page in the top 10, 5 and 1."""
+    from search.retrieval import chunk_search
+
+    top10 = top5 = top1 = 0
+    for query, document_id, pages in made:
+        hits = chunk_search(workspace_id=workspace_id, query=query, top_k=TOP_K)
+        rank = next(
+            (
+                position
+                for position, hit in enumerate(hits, start=1)
+                if hit.document_id == document_id and hit.page in pages
+            ),
+            None,
+        )
+        top10 += rank is not None
+        top5 += rank is not None and rank <= 5
+        top1 += rank == 1
+    return top10, top5, top1
+
+
 # The full-text query before issue 10: every chunk sharing a word, ts_rank'ed.
 LEGACY_TEXT_SQL = """
 WITH q AS (
@@ -318,28 +397,33 @@ def latency(workspace_id: int, queries: list[str]) -> list[tuple[str, float, flo
 
 
 def budget_sweep(
-    workspace_id: int, queries: list[str], budgets: list[int]
-) -> list[tuple[int, float, float, float]]:
-    """Per candidate budget: overlap of its top 10 with exact BM25's, p50, p95.
+    workspace_id: int, queries: list[str], budgets: list[int], rescores: list[int]
+) -> list[tuple[int, int, float, float, float]]:
+    """Per candidate budget and rescored count: overlap of the top 10 with exact
+    BM25's, p50, p95.
 
-    Exact BM25 scores every chunk holding any query term (no budget), so the
-    overlap says what the bound costs in ranking, on the corpus's own queries.
+    Exact BM25 scores every chunk holding any query term (no budget, every
+    candidate rescored), so the overlap says what the bounds cost in ranking,
+    on the corpus's own queries.
     """
     import statistics
 
     from search import bm25
 
     stats = [bm25.term_stats(workspace_id, q) for q in queries]
+    everything = {"budget": 10**9, "rescore": 10**9}
     exact = [
-        [i for i, _ in bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, budget=10**9)]
+        [i for i, _ in bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, **everything)]
         for q, s in zip(queries, stats, strict=True)
     ]
     rows = []
-    for budget in budgets:
+    for budget, rescore in itertools.product(budgets, rescores):
         overlaps, times = [], []
         for q, s, truth in zip(queries, stats, exact, strict=True):
             started = time.perf_counter()
-            got = bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, budget=budget)
+            got = bm25.bm25_ids(
+                workspace_id, q, TOP_K, stats=s, budget=budget, rescore=rescore
+            )
             times.append((time.perf_counter() - started) * 1000)
             found = {i for i, _ in got}
             overlaps.append(len(found & set(truth)) / max(1, len(truth)))
@@ -347,6 +431,7 @@ def budget_sweep(
         rows.append(
             (
                 budget,
+                rescore,
                 statistics.mean(overlaps),
                 statistics.median(times),
                 times[int(0.95 * len(times)) - 1],
@@ -362,7 +447,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument(
+        "--titled", action="store_true", help="score queries made from the filings"
+    )
+    parser.add_argument(
         "--budgets", default="", help="e.g. 250,500,1000: full-text budget sweep"
+    )
+    parser.add_argument(
+        "--rescores", default="", help="e.g. 100,200: with --budgets, chunks rescored"
     )
     parser.add_argument(
         "--files", type=int, default=0, help="only the first N corpus files (smoke)"
@@ -386,6 +477,20 @@ def main(argv: list[str]) -> int:
         f"{sum(r is not None and r <= 5 for r in ranks)}, top 1: "
         f"{sum(r == 1 for r in ranks)}   ranks {ranks}"
     )
+    if args.titled:
+        names = {
+            path.name for path in (data / "financebench-sample" / "pdfs").iterdir()
+        }
+        made = titled_queries(workspace_id, names)
+        order = list(dict.fromkeys(document for _, document, _ in made))
+        # Filings alternate: even ones are the development split, odd held out.
+        for split, parity in (("dev", 0), ("held-out", 1)):
+            part = [m for m in made if order.index(m[1]) % 2 == parity]
+            top10, top5, top1 = titled_hits(workspace_id, part)
+            print(
+                f"titled corpus queries, {split} ({len(part)}): page in the top 10 "
+                f"{top10}, top 5 {top5}, top 1 {top1}"
+            )
     if args.no_latency and not args.budgets:
         return 0
     queries = [item["question"] for item in items]
@@ -395,10 +500,15 @@ def main(argv: list[str]) -> int:
         dev = queries[len(items) :][0::2]
         print(f"full-text budget sweep on {len(dev)} corpus queries (dev half):")
         budgets = [int(b) for b in args.budgets.split(",")]
-        for budget, overlap, p50, p95 in budget_sweep(workspace_id, dev, budgets):
+        rescores = [int(r) for r in args.rescores.split(",") if r] or [
+            int(settings.SEARCH_TEXT_RESCORE)
+        ]
+        for budget, rescore, overlap, p50, p95 in budget_sweep(
+            workspace_id, dev, budgets, rescores
+        ):
             print(
-                f"  budget {budget:>6}: top-10 overlap with exact BM25 "
-                f"{overlap:.3f}   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms"
+                f"  budget {budget:>6} rescore {rescore:>5}: top-10 overlap with "
+                f"exact BM25 {overlap:.3f}   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms"
             )
     if args.no_latency:
         return 0

@@ -460,6 +460,9 @@ SEARCH_BM25_B = env_float("SEARCH_BM25_B", 0.75)
 # shares 0.885 with exact BM25 at p95 104 ms, against 0.945 at 163 ms for 2000
 # (`python -m bench retrieval-corpus --keep --budgets ...`); SciFact is flat.
 SEARCH_TEXT_BUDGET = env_int("SEARCH_TEXT_BUDGET", 1000)
+# Of those candidates, ranked first from the GIN index alone, this many are
+# scored with full BM25 (reading their tsvectors).
+SEARCH_TEXT_RESCORE = env_int("SEARCH_TEXT_RESCORE", 200)
 # Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
 RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
 
