@@ -463,6 +463,10 @@ SEARCH_TEXT_BUDGET = env_int("SEARCH_TEXT_BUDGET", 1000)
 # Of those candidates, ranked first from the GIN index alone, this many are
 # scored with full BM25 (reading their tsvectors).
 SEARCH_TEXT_RESCORE = env_int("SEARCH_TEXT_RESCORE", 200)
+# A third ranking for the fusion: full text within the documents whose titles
+# best match the question (the company and year it names), with this weight.
+SEARCH_TITLE_DOCUMENTS = env_int("SEARCH_TITLE_DOCUMENTS", 1)
+SEARCH_TITLE_WEIGHT = env_float("SEARCH_TITLE_WEIGHT", 1.0)
 # Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
 RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
 

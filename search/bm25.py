@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from documents.ingestion.titles import query_title_words
 from documents.lexical import STOP_WORDS, stem, words
 
 MAX_QUERY_WORDS = 64
@@ -80,6 +81,36 @@ JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS t(lexeme, idf)
 WHERE c.workspace_id = %(workspace)s AND c.id = ANY(%(ids)s::bigint[])
 GROUP BY c.id
 ORDER BY score DESC, c.id
+LIMIT %(limit)s
+"""
+
+
+# Documents ranked by their titles alone: BM25's IDF over the workspace's
+# documents (the matched ones hold every title with a query word, so their
+# counts are the document frequencies), a title word counted once.
+_TITLE_SQL = """
+WITH query AS (
+    SELECT array_agg(DISTINCT l) AS lexemes,
+        to_tsquery('english', string_agg(DISTINCT quote_literal(l), ' | ')) AS match
+    FROM unnest(%(words)s::text[]) AS w(word)
+    CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS l
+), matched AS (
+    SELECT d.id, tsvector_to_array(d.title_vector) AS lexemes
+    FROM documents_document d, query
+    WHERE d.workspace_id = %(workspace)s AND d.title_vector @@ query.match
+      AND (%(documents)s::uuid[] IS NULL OR d.id = ANY(%(documents)s::uuid[]))
+), df AS (
+    SELECT l AS lexeme, count(*) AS df FROM matched, query, unnest(matched.lexemes) l
+    WHERE l = ANY(query.lexemes) GROUP BY l
+), total AS (
+    SELECT count(*) AS documents FROM documents_document
+    WHERE workspace_id = %(workspace)s
+)
+SELECT m.id, sum(ln(1 + (total.documents - df.df + 0.5) / (df.df + 0.5))) AS score
+FROM matched m CROSS JOIN total CROSS JOIN LATERAL unnest(m.lexemes) AS l
+JOIN df ON df.lexeme = l
+GROUP BY m.id
+ORDER BY score DESC, m.id
 LIMIT %(limit)s
 """
 
@@ -218,3 +249,23 @@ def bm25_ids(
             },
         )
         return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+
+
+def title_documents(
+    workspace_id: int, query: str, limit: int, document_ids: list[str] | None = None
+) -> list[tuple[str, float]]:
+    """(document id, score) of the documents whose titles best match the query."""
+    wanted = query_title_words(query)[: 2 * MAX_QUERY_WORDS]
+    if not wanted:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TITLE_SQL,
+            {
+                "workspace": workspace_id,
+                "words": wanted,
+                "documents": document_ids,
+                "limit": limit,
+            },
+        )
+        return [(str(row[0]), float(row[1])) for row in cursor.fetchall()]

@@ -188,16 +188,39 @@ def hybrid_ids(
     # One statistics lookup serves the embedder's IDF and the BM25 ranking.
     stats = bm25.term_stats(workspace_id, query)
     vector = query_vector(workspace_id, query, stats=stats)
-    return fuse(
-        [
-            dense_ids(workspace_id, vector, limit, document_ids),
-            text_ids(workspace_id, query, limit, document_ids, stats=stats),
-        ],
-        k=int(settings.SEARCH_RRF_K),
-        weights=[
-            float(settings.SEARCH_DENSE_WEIGHT),
-            float(settings.SEARCH_TEXT_WEIGHT),
-        ],
+    rankings = [
+        dense_ids(workspace_id, vector, limit, document_ids),
+        text_ids(workspace_id, query, limit, document_ids, stats=stats),
+    ]
+    weights = [float(settings.SEARCH_DENSE_WEIGHT), float(settings.SEARCH_TEXT_WEIGHT)]
+    titled = titled_ids(workspace_id, query, limit, document_ids, stats=stats)
+    if titled:
+        rankings.append(titled)
+        weights.append(float(settings.SEARCH_TITLE_WEIGHT))
+    return fuse(rankings, k=int(settings.SEARCH_RRF_K), weights=weights)
+
+
+def titled_ids(
+    workspace_id: int,
+    query: str,
+    limit: int,
+    document_ids: list[str] | None = None,
+    *,
+    stats: bm25.TermStats | None = None,
+) -> list[int]:
+    """Full-text ranking within the documents whose titles the query names best.
+
+    A question names the company and the year; a chunk on page 61 of the
+    filing names neither, and every other year's filing has the same pages.
+    """
+    count = int(settings.SEARCH_TITLE_DOCUMENTS)
+    if count <= 0:
+        return []
+    named = bm25.title_documents(workspace_id, query, count, document_ids)
+    if not named:
+        return []
+    return text_ids(
+        workspace_id, query, limit, [document for document, _ in named], stats=stats
     )
 
 
