@@ -411,9 +411,14 @@ def budget_sweep(
     from search import bm25
 
     stats = [bm25.term_stats(workspace_id, q) for q in queries]
-    everything = {"budget": 10**9, "rescore": 10**9}
+    whole = 10**9
     exact = [
-        [i for i, _ in bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, **everything)]
+        [
+            i
+            for i, _ in bm25.bm25_ids(
+                workspace_id, q, TOP_K, stats=s, budget=whole, rescore=whole
+            )
+        ]
         for q, s in zip(queries, stats, strict=True)
     ]
     rows = []

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from documents.ingestion.titles import query_title_words
+from documents.ingestion.titles import query_title_words, split_name
 from documents.lexical import STOP_WORDS, stem, words
 
 MAX_QUERY_WORDS = 64
@@ -132,9 +132,22 @@ class TermStats:
         return math.log(1.0 + (self.chunks - df + 0.5) / (df + 0.5))
 
 
+def query_words(query: str) -> list[str]:
+    """The query's words, and the parts of those that glue letters to digits.
+
+    'FY2017' is also '2017', the way the filing's tables spell the year.
+    """
+    found: list[str] = []
+    for word in words(query):
+        found.append(word)
+        if word.isalnum() and not word.isalpha() and not word.isdigit():
+            found.extend(part.lower() for part in split_name(word).split())
+    return list(dict.fromkeys(found))
+
+
 def term_stats(workspace_id: int, query: str) -> TermStats:
     """The statistics of the query's terms in this workspace, in one query."""
-    wanted = list(dict.fromkeys(words(query)))[:MAX_QUERY_WORDS]
+    wanted = query_words(query)[:MAX_QUERY_WORDS]
     chunks, tokens = 0, 0
     df: dict[str, int] = {}
     lexemes: dict[str, list[str]] = {}
