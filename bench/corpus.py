@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
 import random
 import re
@@ -340,7 +339,12 @@ LIMIT %s
 """
 
 
-def latency(workspace_id: int, queries: list[str]) -> list[tuple[str, float, float]]:
+def latency(
+    workspace_id: int,
+    queries: list[str],
+    *,
+    legacy: bool = False,
+) -> list[tuple[str, float, float]]:
     """p50/p95 of the whole search, each part, the floor and a plain GIN match."""
     from django.conf import settings
     from django.db import connection
@@ -384,51 +388,46 @@ def latency(workspace_id: int, queries: list[str]) -> list[tuple[str, float, flo
         "  query embedding": lambda i: retrieval.query_vector(workspace_id, queries[i]),
         "  dense": lambda i: retrieval.dense_ids(workspace_id, vectors[i], limit),
         "  full-text": lambda i: retrieval.text_ids(workspace_id, queries[i], limit),
+        "  title ranking": lambda i: retrieval.titled_ids(
+            workspace_id, queries[i], limit
+        ),
         "  fusion": lambda i: retrieval.fuse([dense[i], text[i]]),
         "  hit fetch": lambda i: retrieval.fetch_hits(workspace_id, fused[i][:TOP_K]),
         "plain GIN match (OR)": sql(
             GIN_SQL, lambda i: [workspace_id, queries[i], limit]
         ),
-        "legacy ts_rank OR": sql(
-            LEGACY_TEXT_SQL, lambda i: [queries[i], workspace_id, limit]
-        ),
     }
+    if legacy:
+        # Seconds a query at this size: only on request.
+        paths["legacy ts_rank OR"] = sql(
+            LEGACY_TEXT_SQL, lambda i: [queries[i], workspace_id, limit]
+        )
     return time_paths(paths, len(queries))
 
 
 def budget_sweep(
-    workspace_id: int, queries: list[str], budgets: list[int], rescores: list[int]
-) -> list[tuple[int, int, float, float, float]]:
-    """Per candidate budget and rescored count: overlap of the top 10 with exact
-    BM25's, p50, p95.
+    workspace_id: int, queries: list[str], budgets: list[int]
+) -> list[tuple[int, float, float, float]]:
+    """Per candidate budget: overlap of its top 10 with exact BM25's, p50, p95.
 
-    Exact BM25 scores every chunk holding any query term (no budget, every
-    candidate rescored), so the overlap says what the bounds cost in ranking,
-    on the corpus's own queries.
+    Exact BM25 scores every chunk holding any query term (no budget), so the
+    overlap says what the bound costs in ranking, on the corpus's own queries.
     """
     import statistics
 
     from search import bm25
 
     stats = [bm25.term_stats(workspace_id, q) for q in queries]
-    whole = 10**9
     exact = [
-        [
-            i
-            for i, _ in bm25.bm25_ids(
-                workspace_id, q, TOP_K, stats=s, budget=whole, rescore=whole
-            )
-        ]
+        [i for i, _ in bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, budget=10**9)]
         for q, s in zip(queries, stats, strict=True)
     ]
     rows = []
-    for budget, rescore in itertools.product(budgets, rescores):
+    for budget in budgets:
         overlaps, times = [], []
         for q, s, truth in zip(queries, stats, exact, strict=True):
             started = time.perf_counter()
-            got = bm25.bm25_ids(
-                workspace_id, q, TOP_K, stats=s, budget=budget, rescore=rescore
-            )
+            got = bm25.bm25_ids(workspace_id, q, TOP_K, stats=s, budget=budget)
             times.append((time.perf_counter() - started) * 1000)
             found = {i for i, _ in got}
             overlaps.append(len(found & set(truth)) / max(1, len(truth)))
@@ -436,7 +435,6 @@ def budget_sweep(
         rows.append(
             (
                 budget,
-                rescore,
                 statistics.mean(overlaps),
                 statistics.median(times),
                 times[int(0.95 * len(times)) - 1],
@@ -452,13 +450,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument(
+        "--legacy", action="store_true", help="also time the old ts_rank OR query"
+    )
+    parser.add_argument(
         "--titled", action="store_true", help="score queries made from the filings"
     )
     parser.add_argument(
         "--budgets", default="", help="e.g. 250,500,1000: full-text budget sweep"
-    )
-    parser.add_argument(
-        "--rescores", default="", help="e.g. 100,200: with --budgets, chunks rescored"
     )
     parser.add_argument(
         "--files", type=int, default=0, help="only the first N corpus files (smoke)"
@@ -505,15 +503,10 @@ def main(argv: list[str]) -> int:
         dev = queries[len(items) :][0::2]
         print(f"full-text budget sweep on {len(dev)} corpus queries (dev half):")
         budgets = [int(b) for b in args.budgets.split(",")]
-        rescores = [int(r) for r in args.rescores.split(",") if r] or [
-            int(settings.SEARCH_TEXT_RESCORE)
-        ]
-        for budget, rescore, overlap, p50, p95 in budget_sweep(
-            workspace_id, dev, budgets, rescores
-        ):
+        for budget, overlap, p50, p95 in budget_sweep(workspace_id, dev, budgets):
             print(
-                f"  budget {budget:>6} rescore {rescore:>5}: top-10 overlap with "
-                f"exact BM25 {overlap:.3f}   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms"
+                f"  budget {budget:>6}: top-10 overlap with exact BM25 "
+                f"{overlap:.3f}   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms"
             )
     if args.no_latency:
         return 0
@@ -521,7 +514,7 @@ def main(argv: list[str]) -> int:
         f"latency: {len(queries)} queries, candidates {settings.SEARCH_CANDIDATES}, "
         f"ef_search {settings.SEARCH_EF_SEARCH}, workspaces {len(ids)}"
     )
-    rows = latency(workspace_id, queries)
+    rows = latency(workspace_id, queries, legacy=args.legacy)
     floor = rows[0][2]
     for name, p50, p95 in rows:
         print(

@@ -460,9 +460,6 @@ SEARCH_BM25_B = env_float("SEARCH_BM25_B", 0.75)
 # shares 0.885 with exact BM25 at p95 104 ms, against 0.945 at 163 ms for 2000
 # (`python -m bench retrieval-corpus --keep --budgets ...`); SciFact is flat.
 SEARCH_TEXT_BUDGET = env_int("SEARCH_TEXT_BUDGET", 1000)
-# Of those candidates, ranked first from the GIN index alone, this many are
-# scored with full BM25 (reading their tsvectors).
-SEARCH_TEXT_RESCORE = env_int("SEARCH_TEXT_RESCORE", 200)
 # A third ranking for the fusion: full text within the documents whose titles
 # best match the question (the company and year it names), with this weight.
 SEARCH_TITLE_DOCUMENTS = env_int("SEARCH_TITLE_DOCUMENTS", 1)

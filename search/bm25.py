@@ -5,16 +5,17 @@ documents_lexemestat and documents_textstat, which triggers keep current with
 every chunk write (documents migration 0006): one indexed lookup per query,
 never a count(*) per word.
 
-Cost is bounded twice. Query terms are taken rarest first while their
-document frequencies add up to at most SEARCH_TEXT_BUDGET; the chunks holding
-any of them are the candidates. A first pass ranks the candidates from the GIN
-index alone (each rare term's matches, weighed by its IDF and the chunk's
-length, as if it occurred once), never reading a chunk's tsvector, which is
-what costs (40-60 us a chunk, out of line). Only the best SEARCH_TEXT_RESCORE
-of them are scored with full BM25 over every query term, so a common word
-still counts towards the score of the chunks it is in, but never widens the
-set that is read. When even the rarest term is too common, the two rarest must
-both match, and each term's scan stops at the budget.
+Cost is bounded by SEARCH_TEXT_BUDGET. Query terms are taken rarest first
+while their document frequencies add up to at most the budget; the chunks
+holding any of them are the candidates, and each candidate is scored with
+full BM25 over every query term, so a common word still counts towards the
+score of the chunks it is in, but never widens the set that is scored. When
+even the rarest term is too common, the two rarest must both match, and the
+candidate scan itself stops at the budget.
+
+Query words that glue letters to digits count as their parts too ('FY2017'
+is also '2017'). title_documents ranks a workspace's documents by their
+search titles alone, for the fusion's title ranking (search.retrieval).
 """
 
 from __future__ import annotations
@@ -42,43 +43,28 @@ CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word)))
 LEFT JOIN documents_lexemestat s ON s.workspace_id = %s AND s.lexeme = l.lexeme
 """
 
-# The first pass: each candidate term's chunks through the GIN index (a bare
-# lexeme needs no recheck, so no tsvector is read), ranked by the IDF of the
-# terms each holds over BM25's length norm, as if each occurred once. Each
-# term's scan stops at the budget.
-_FIRST_PASS_SQL = """
-SELECT c.id
-FROM unnest(%(operands)s::text[], %(weights)s::float8[]) AS t(operand, weight)
-CROSS JOIN LATERAL (
-    SELECT c.id, c.search_length FROM documents_chunk c
-    WHERE c.workspace_id = %(workspace)s AND c.search_vector @@ t.operand::tsquery
-      AND (%(documents)s::uuid[] IS NULL OR c.document_id = ANY(%(documents)s::uuid[]))
-    LIMIT %(budget)s
-) c
-GROUP BY c.id, c.search_length
-ORDER BY sum(t.weight) / (1 + %(k1)s::float8 * (
-    1 - %(b)s::float8 + %(b)s::float8 * c.search_length / %(average)s::float8
-)) DESC, c.id
-LIMIT %(rescore)s
-"""
-
 # Term frequencies come from the candidate's own vector, cut down to the query's
 # lexemes first (setweight marks them, ts_filter keeps them), so only those are
 # unnested. Ties break on the chunk id, so the order is stable.
 _BM25_SQL = """
+WITH candidates AS (
+    SELECT c.id, c.search_vector, c.search_length FROM documents_chunk c
+    WHERE c.workspace_id = %(workspace)s AND c.search_vector @@ %(match)s::tsquery
+      AND (%(documents)s::uuid[] IS NULL OR c.document_id = ANY(%(documents)s::uuid[]))
+    LIMIT %(budget)s
+)
 SELECT c.id,
     sum(t.idf * cardinality(u.positions) * (%(k1)s::float8 + 1) / (
         cardinality(u.positions) + %(k1)s::float8 * (
             1 - %(b)s::float8 + %(b)s::float8 * c.search_length / %(average)s::float8
         )
     )) AS score
-FROM documents_chunk c
+FROM candidates c
 CROSS JOIN LATERAL unnest(
     ts_filter(setweight(c.search_vector, 'A', %(lexemes)s::text[]), '{a}')
 ) AS u
 JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS t(lexeme, idf)
     ON t.lexeme = u.lexeme
-WHERE c.workspace_id = %(workspace)s AND c.id = ANY(%(ids)s::bigint[])
 GROUP BY c.id
 ORDER BY score DESC, c.id
 LIMIT %(limit)s
@@ -179,35 +165,24 @@ def word_idf(stats: TermStats) -> dict[str, float]:
     return idf
 
 
-def candidate_terms(stats: TermStats, budget: int) -> list[tuple[str, float]]:
-    """The tsquery operands that pick the candidates, each with its IDF.
-
-    The rarest terms while their dfs fit in the budget; when even the rarest
-    is too common, one operand: the two rarest together.
-    """
+def candidate_match(stats: TermStats, budget: int) -> str:
+    """The tsquery that picks the candidates: the rarest terms within budget."""
     present = sorted(
         (df, lexeme) for lexeme, df in stats.df.items() if df > 0 and lexeme
     )
     if not present:
-        return []
-    chosen: list[tuple[str, float]] = []
+        return ""
+    chosen: list[str] = []
     total = 0
     for df, lexeme in present:
         if chosen and total + df > budget:
             break
-        chosen.append((_quoted(lexeme), stats.idf(lexeme)))
+        chosen.append(lexeme)
         total += df
     if total > budget and len(present) > 1:
         # Even the rarest term is common: chunks must hold the two rarest.
-        (_, first), (_, second) = present[0], present[1]
-        both = f"{_quoted(first)} & {_quoted(second)}"
-        return [(both, stats.idf(first) + stats.idf(second))]
-    return chosen
-
-
-def candidate_match(stats: TermStats, budget: int) -> str:
-    """The candidate terms as one tsquery (what a plain GIN match would run)."""
-    return " | ".join(operand for operand, _ in candidate_terms(stats, budget))
+        return f"{_quoted(present[0][1])} & {_quoted(present[1][1])}"
+    return " | ".join(_quoted(lexeme) for lexeme in chosen)
 
 
 def _quoted(lexeme: str) -> str:
@@ -223,41 +198,26 @@ def bm25_ids(
     *,
     stats: TermStats | None = None,
     budget: int | None = None,
-    rescore: int | None = None,
 ) -> list[tuple[int, float]]:
     """(chunk id, BM25 score) of the best-scoring chunks, best first."""
     stats = stats or term_stats(workspace_id, query)
-    budget = int(budget or settings.SEARCH_TEXT_BUDGET)
-    terms = candidate_terms(stats, budget)
-    if not terms:
+    match = candidate_match(stats, int(budget or settings.SEARCH_TEXT_BUDGET))
+    if not match:
         return []
     scored = [lexeme for lexeme, df in stats.df.items() if df > 0]
-    common = {
-        "workspace": workspace_id,
-        "k1": float(settings.SEARCH_BM25_K1),
-        "b": float(settings.SEARCH_BM25_B),
-        "average": stats.average_length,
-    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            _FIRST_PASS_SQL,
-            {
-                **common,
-                "operands": [operand for operand, _ in terms],
-                "weights": [weight for _, weight in terms],
-                "documents": document_ids,
-                "budget": budget,
-                "rescore": max(limit, int(rescore or settings.SEARCH_TEXT_RESCORE)),
-            },
-        )
-        ids = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             _BM25_SQL,
             {
-                **common,
-                "ids": ids,
+                "workspace": workspace_id,
+                "match": match,
+                "documents": document_ids,
+                "budget": int(budget or settings.SEARCH_TEXT_BUDGET),
                 "lexemes": scored,
                 "idfs": [stats.idf(lexeme) for lexeme in scored],
+                "k1": float(settings.SEARCH_BM25_K1),
+                "b": float(settings.SEARCH_BM25_B),
+                "average": stats.average_length,
                 "limit": limit,
             },
         )
