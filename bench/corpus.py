@@ -350,12 +350,13 @@ def latency(
     from django.db import connection
 
     from documents.ingestion.spaces import ensure_active_space
-    from search import retrieval
+    from search import bm25, retrieval
 
     limit = int(settings.SEARCH_CANDIDATES)
     vectors = [retrieval.query_vector(workspace_id, q) for q in queries]
     dense = [retrieval.dense_ids(workspace_id, v, limit) for v in vectors]
     text = [retrieval.text_ids(workspace_id, q, limit) for q in queries]
+    named = [retrieval.title_named(workspace_id, q) for q in queries]
     fused = [retrieval.fuse([d, t]) for d, t in zip(dense, text, strict=True)]
     space = ensure_active_space()
     width = int(space.dimensions)
@@ -387,9 +388,9 @@ def latency(
         ),
         "  query embedding": lambda i: retrieval.query_vector(workspace_id, queries[i]),
         "  dense": lambda i: retrieval.dense_ids(workspace_id, vectors[i], limit),
-        "  full-text": lambda i: retrieval.text_ids(workspace_id, queries[i], limit),
-        "  title ranking": lambda i: retrieval.titled_ids(
-            workspace_id, queries[i], limit
+        "  title ranking": lambda i: retrieval.title_named(workspace_id, queries[i]),
+        "  full-text (both rankings)": lambda i: bm25.bm25_rankings(
+            workspace_id, queries[i], limit, within=named[i]
         ),
         "  fusion": lambda i: retrieval.fuse([dense[i], text[i]]),
         "  hit fetch": lambda i: retrieval.fetch_hits(workspace_id, fused[i][:TOP_K]),

@@ -45,29 +45,36 @@ LEFT JOIN documents_lexemestat s ON s.workspace_id = %s AND s.lexeme = l.lexeme
 
 # Term frequencies come from the candidate's own vector, cut down to the query's
 # lexemes first (setweight marks them, ts_filter keeps them), so only those are
-# unnested. Ties break on the chunk id, so the order is stable.
+# unnested. Ties break on the chunk id, so the order is stable. The same scores
+# give a second ranking within some documents (the title ranking's), so
+# reading the candidates once serves both.
 _BM25_SQL = """
 WITH candidates AS (
-    SELECT c.id, c.search_vector, c.search_length FROM documents_chunk c
+    SELECT c.id, c.document_id, c.search_vector, c.search_length
+    FROM documents_chunk c
     WHERE c.workspace_id = %(workspace)s AND c.search_vector @@ %(match)s::tsquery
       AND (%(documents)s::uuid[] IS NULL OR c.document_id = ANY(%(documents)s::uuid[]))
     LIMIT %(budget)s
+), scored AS (
+    SELECT c.id, c.document_id,
+        sum(t.idf * cardinality(u.positions) * (%(k1)s::float8 + 1) / (
+            cardinality(u.positions) + %(k1)s::float8 * (
+                1 - %(b)s::float8
+                + %(b)s::float8 * c.search_length / %(average)s::float8
+            )
+        )) AS score
+    FROM candidates c
+    CROSS JOIN LATERAL unnest(
+        ts_filter(setweight(c.search_vector, 'A', %(lexemes)s::text[]), '{a}')
+    ) AS u
+    JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS t(lexeme, idf)
+        ON t.lexeme = u.lexeme
+    GROUP BY c.id, c.document_id
 )
-SELECT c.id,
-    sum(t.idf * cardinality(u.positions) * (%(k1)s::float8 + 1) / (
-        cardinality(u.positions) + %(k1)s::float8 * (
-            1 - %(b)s::float8 + %(b)s::float8 * c.search_length / %(average)s::float8
-        )
-    )) AS score
-FROM candidates c
-CROSS JOIN LATERAL unnest(
-    ts_filter(setweight(c.search_vector, 'A', %(lexemes)s::text[]), '{a}')
-) AS u
-JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS t(lexeme, idf)
-    ON t.lexeme = u.lexeme
-GROUP BY c.id
-ORDER BY score DESC, c.id
-LIMIT %(limit)s
+(SELECT id, score, false FROM scored ORDER BY score DESC, id LIMIT %(limit)s)
+UNION ALL
+(SELECT id, score, true FROM scored WHERE document_id = ANY(%(within)s::uuid[])
+ ORDER BY score DESC, id LIMIT %(limit)s)
 """
 
 
@@ -200,10 +207,31 @@ def bm25_ids(
     budget: int | None = None,
 ) -> list[tuple[int, float]]:
     """(chunk id, BM25 score) of the best-scoring chunks, best first."""
+    ranked, _ = bm25_rankings(
+        workspace_id, query, limit, document_ids, stats=stats, budget=budget
+    )
+    return ranked
+
+
+def bm25_rankings(
+    workspace_id: int,
+    query: str,
+    limit: int,
+    document_ids: list[str] | None = None,
+    *,
+    within: list[str] | None = None,
+    stats: TermStats | None = None,
+    budget: int | None = None,
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """The best-scoring chunks, and the best of those in `within`'s documents.
+
+    Both rankings are (chunk id, BM25 score), best first, from one reading of
+    the candidates.
+    """
     stats = stats or term_stats(workspace_id, query)
     match = candidate_match(stats, int(budget or settings.SEARCH_TEXT_BUDGET))
     if not match:
-        return []
+        return [], []
     scored = [lexeme for lexeme, df in stats.df.items() if df > 0]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -212,6 +240,7 @@ def bm25_ids(
                 "workspace": workspace_id,
                 "match": match,
                 "documents": document_ids,
+                "within": within or [],
                 "budget": int(budget or settings.SEARCH_TEXT_BUDGET),
                 "lexemes": scored,
                 "idfs": [stats.idf(lexeme) for lexeme in scored],
@@ -221,7 +250,10 @@ def bm25_ids(
                 "limit": limit,
             },
         )
-        return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    ranked = [(int(row[0]), float(row[1])) for row in rows if not row[2]]
+    inside = [(int(row[0]), float(row[1])) for row in rows if row[2]]
+    return ranked, inside
 
 
 def title_documents(

@@ -14,7 +14,7 @@ from documents.ingestion.titles import split_name
 from documents.models import Chunk, Document, LexemeStat, TextStat, Workspace
 from documents.services import document_delete
 from search import bm25
-from search.retrieval import text_ids, titled_ids
+from search.retrieval import hybrid_ids, text_ids, title_named
 from tests.conftest import ingested
 from tests.factories import make_chunks
 
@@ -190,7 +190,12 @@ def test_the_named_filings_page_is_found_among_other_years(
         workspace,
         [(f"ACME_{year}_10K", page) for year in range(2010, 2024)],
     )
-    found = titled_ids(workspace.id, "ACME 2017 net sales by segment", 5)
-    assert found == [ids[2017 - 2010]]
+    query = "ACME 2017 net sales by segment"
+    named = title_named(workspace.id, query)
+    ranked, titled = bm25.bm25_rankings(workspace.id, query, 5, within=named)
+    assert [chunk_id for chunk_id, _ in titled] == [ids[2017 - 2010]]
+    assert len(ranked) == 5  # the workspace's own ranking is still whole
+    # Fused, the named filing's page comes first.
+    assert hybrid_ids(workspace.id, query)[0][0] == ids[2017 - 2010]
     settings.SEARCH_TITLE_DOCUMENTS = 0
-    assert titled_ids(workspace.id, "ACME 2017 net sales by segment", 5) == []
+    assert title_named(workspace.id, query) == []
