@@ -158,6 +158,69 @@ def load(pdfs: list[Path], copies: int, keep: bool) -> list[int]:
     return ids
 
 
+def clone(workspace_id: int, name: str) -> int:
+    """A copy of a loaded workspace made in SQL: documents, chunks and vectors.
+
+    Chunk statistics follow through the triggers and every vector goes through
+    the live HNSW index, as ingestion's would; ingesting the filings again
+    would take half an hour a copy on this machine.
+    """
+    from django.db import connection, transaction
+
+    from documents.models import Workspace
+
+    Workspace.objects.filter(name=name).delete()
+    target = Workspace.objects.create(name=name)
+
+    def columns(table: str, skip: set[str]) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = %s AND is_generated = 'NEVER' "
+                "ORDER BY ordinal_position",
+                [table],
+            )
+            return [row[0] for row in cursor.fetchall() if row[0] not in skip]
+
+    moved = {"id", "workspace_id", "document_id", "chunk_id"}
+    document = columns("documents_document", moved)
+    chunk = columns("documents_chunk", moved)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE clone_documents ON COMMIT DROP AS "
+            "SELECT id AS old, gen_random_uuid() AS new FROM documents_document "
+            "WHERE workspace_id = %s",
+            [workspace_id],
+        )
+        cursor.execute(
+            f"INSERT INTO documents_document (id, workspace_id, {', '.join(document)}) "
+            f"SELECT m.new, %s, {', '.join('d.' + c for c in document)} "
+            "FROM documents_document d JOIN clone_documents m ON m.old = d.id",
+            [target.id],
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE clone_chunks ON COMMIT DROP AS "
+            "SELECT c.id AS old, nextval(pg_get_serial_sequence("
+            "'documents_chunk', 'id')) AS new, m.new AS document "
+            "FROM documents_chunk c JOIN clone_documents m ON m.old = c.document_id"
+        )
+        cursor.execute(
+            f"INSERT INTO documents_chunk (id, workspace_id, document_id, "
+            f"{', '.join(chunk)}) SELECT m.new, %s, m.document, "
+            f"{', '.join('c.' + c for c in chunk)} "
+            "FROM documents_chunk c JOIN clone_chunks m ON m.old = c.id",
+            [target.id],
+        )
+        cursor.execute(
+            "INSERT INTO documents_chunkvector (workspace_id, document_id, chunk_id, "
+            "space_id, embedding) SELECT %s, m.document, m.new, v.space_id, "
+            "v.embedding FROM documents_chunkvector v "
+            "JOIN clone_chunks m ON m.old = v.chunk_id",
+            [target.id],
+        )
+    return int(target.id)
+
+
 def questions(data: Path) -> list[dict[str, Any]]:
     path = data / "financebench-sample" / "questions.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -448,6 +511,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench retrieval-corpus")
     parser.add_argument("--keep", action="store_true", help="reuse a loaded DB")
     parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument(
+        "--clones", type=int, default=0, help="then copy the workspace N times in SQL"
+    )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument(
@@ -473,6 +539,10 @@ def main(argv: list[str]) -> int:
         pdfs = pdfs[: args.files] + sorted(sample)
     ids = load(pdfs, args.copies, args.keep)
     workspace_id = ids[0]
+    for index in range(len(ids), len(ids) + args.clones):
+        started = time.perf_counter()
+        ids.append(clone(workspace_id, f"corpus:{index}"))
+        print(f"corpus:{index} cloned in {time.perf_counter() - started:.0f} s")
     items = questions(data)
     ranks = evidence_ranks(workspace_id, items)
     print(
