@@ -54,7 +54,7 @@ $(VENV)/.bench: requirements-bench.txt requirements-bench-nodeps.txt $(VENV)/.de
 
 # `make bench` runs ingestion and retrieval; name suites to pick them, e.g.
 # `make bench retrieval-corpus BENCH_ARGS=--keep`.
-BENCH_SUITES := ingestion retrieval retrieval-corpus tuning sheets
+BENCH_SUITES := ingestion retrieval retrieval-corpus tuning sheets load
 bench: $(VENV)/.bench
 	$(BIN)/python -m bench $(filter $(BENCH_SUITES),$(MAKECMDGOALS)) $(BENCH_ARGS)
 

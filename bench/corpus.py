@@ -158,6 +158,69 @@ def load(pdfs: list[Path], copies: int, keep: bool) -> list[int]:
     return ids
 
 
+def clone(workspace_id: int, name: str) -> int:
+    """A copy of a loaded workspace made in SQL: documents, chunks and vectors.
+
+    Chunk statistics follow through the triggers and every vector goes through
+    the live HNSW index, as ingestion's would; ingesting the filings again
+    would take half an hour a copy on this machine.
+    """
+    from django.db import connection, transaction
+
+    from documents.models import Workspace
+
+    Workspace.objects.filter(name=name).delete()
+    target = Workspace.objects.create(name=name)
+
+    def columns(table: str, skip: set[str]) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = %s AND is_generated = 'NEVER' "
+                "ORDER BY ordinal_position",
+                [table],
+            )
+            return [row[0] for row in cursor.fetchall() if row[0] not in skip]
+
+    moved = {"id", "workspace_id", "document_id", "chunk_id"}
+    document = columns("documents_document", moved)
+    chunk = columns("documents_chunk", moved)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE clone_documents ON COMMIT DROP AS "
+            "SELECT id AS old, gen_random_uuid() AS new FROM documents_document "
+            "WHERE workspace_id = %s",
+            [workspace_id],
+        )
+        cursor.execute(
+            f"INSERT INTO documents_document (id, workspace_id, {', '.join(document)}) "
+            f"SELECT m.new, %s, {', '.join('d.' + c for c in document)} "
+            "FROM documents_document d JOIN clone_documents m ON m.old = d.id",
+            [target.id],
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE clone_chunks ON COMMIT DROP AS "
+            "SELECT c.id AS old, nextval(pg_get_serial_sequence("
+            "'documents_chunk', 'id')) AS new, m.new AS document "
+            "FROM documents_chunk c JOIN clone_documents m ON m.old = c.document_id"
+        )
+        cursor.execute(
+            f"INSERT INTO documents_chunk (id, workspace_id, document_id, "
+            f"{', '.join(chunk)}) SELECT m.new, %s, m.document, "
+            f"{', '.join('c.' + c for c in chunk)} "
+            "FROM documents_chunk c JOIN clone_chunks m ON m.old = c.id",
+            [target.id],
+        )
+        cursor.execute(
+            "INSERT INTO documents_chunkvector (workspace_id, document_id, chunk_id, "
+            "space_id, embedding) SELECT %s, m.document, m.new, v.space_id, "
+            "v.embedding FROM documents_chunkvector v "
+            "JOIN clone_chunks m ON m.old = v.chunk_id",
+            [target.id],
+        )
+    return int(target.id)
+
+
 def questions(data: Path) -> list[dict[str, Any]]:
     path = data / "financebench-sample" / "questions.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -235,6 +298,84 @@ def corpus_queries(workspace_id: int, count: int, seed: int = 0) -> list[str]:
     return found
 
 
+_FORMS = {"10K": "10-K", "10Q": "10-Q", "8K": "8-K", "EARNINGS": "earnings release"}
+_TEMPLATES = (
+    "What was {company}'s {line} in FY{year}?",
+    "{line} for {company} in {year}",
+    "According to {company}'s {year} {form}, {line}?",
+)
+
+
+def titled_queries(
+    workspace_id: int, sample_names: set[str], per_document: int = 3, seed: int = 0
+) -> list[tuple[str, str, set[int]]]:
+    """(query, document id, evidence pages) made from the corpus's own lines.
+
+    As an analyst asks: a heading-like line of one page with the filing's
+    company and year around it, so every other filing of the company (same
+    headings, other years) is a distractor. The sample filings are left out.
+    Lines found on more than two pages of their filing are skipped.
+    """
+    from documents.ingestion.titles import split_name
+    from documents.models import Chunk, Document
+
+    rng = random.Random(seed)
+    made: list[tuple[str, str, set[int]]] = []
+    documents = Document.objects.filter(
+        workspace_id=workspace_id, status=Document.Status.READY
+    ).order_by("original_name")
+    for document in documents:
+        if document.original_name in sample_names:
+            continue
+        words = split_name(document.title).split()
+        year_at = next(
+            (i for i, w in enumerate(words) if re.fullmatch(r"20\d\d", w)), 0
+        )
+        if not year_at:
+            continue
+        company = " ".join(w.capitalize() for w in words[:year_at])
+        form = next((_FORMS[w] for w in words if w in _FORMS), "filing")
+        pages: dict[str, set[int]] = {}
+        for text, page in Chunk.objects.filter(document=document).values_list(
+            "text", "page"
+        ):
+            for line in {" ".join(line.split()) for line in text.splitlines()}:
+                heading_like = 4 <= len(line.split()) <= 9 and line[:1].isupper()
+                if heading_like and page and sum(ch.isdigit() for ch in line) <= 2:
+                    pages.setdefault(line, set()).add(page)
+        lines = sorted(line for line, found in pages.items() if len(found) <= 2)
+        for line in rng.sample(lines, min(per_document, len(lines))):
+            template = rng.choice(_TEMPLATES)
+            query = template.format(
+                company=company, year=words[year_at], form=form, line=line.lower()
+            )
+            made.append((query, str(document.id), pages[line]))
+    return made
+
+
+def titled_hits(
+    workspace_id: int, made: list[tuple[str, str, set[int]]]
+) -> tuple[int, int, int]:
+    """How many of the made queries find their page in the top 10, 5 and 1."""
+    from search.retrieval import chunk_search
+
+    top10 = top5 = top1 = 0
+    for query, document_id, pages in made:
+        hits = chunk_search(workspace_id=workspace_id, query=query, top_k=TOP_K)
+        rank = next(
+            (
+                position
+                for position, hit in enumerate(hits, start=1)
+                if hit.document_id == document_id and hit.page in pages
+            ),
+            None,
+        )
+        top10 += rank is not None
+        top5 += rank is not None and rank <= 5
+        top1 += rank == 1
+    return top10, top5, top1
+
+
 # The full-text query before issue 10: every chunk sharing a word, ts_rank'ed.
 LEGACY_TEXT_SQL = """
 WITH q AS (
@@ -261,18 +402,24 @@ LIMIT %s
 """
 
 
-def latency(workspace_id: int, queries: list[str]) -> list[tuple[str, float, float]]:
+def latency(
+    workspace_id: int,
+    queries: list[str],
+    *,
+    legacy: bool = False,
+) -> list[tuple[str, float, float]]:
     """p50/p95 of the whole search, each part, the floor and a plain GIN match."""
     from django.conf import settings
     from django.db import connection
 
     from documents.ingestion.spaces import ensure_active_space
-    from search import retrieval
+    from search import bm25, retrieval
 
     limit = int(settings.SEARCH_CANDIDATES)
     vectors = [retrieval.query_vector(workspace_id, q) for q in queries]
     dense = [retrieval.dense_ids(workspace_id, v, limit) for v in vectors]
     text = [retrieval.text_ids(workspace_id, q, limit) for q in queries]
+    named = [retrieval.title_named(workspace_id, q) for q in queries]
     fused = [retrieval.fuse([d, t]) for d, t in zip(dense, text, strict=True)]
     space = ensure_active_space()
     width = int(space.dimensions)
@@ -304,16 +451,21 @@ def latency(workspace_id: int, queries: list[str]) -> list[tuple[str, float, flo
         ),
         "  query embedding": lambda i: retrieval.query_vector(workspace_id, queries[i]),
         "  dense": lambda i: retrieval.dense_ids(workspace_id, vectors[i], limit),
-        "  full-text": lambda i: retrieval.text_ids(workspace_id, queries[i], limit),
+        "  title ranking": lambda i: retrieval.title_named(workspace_id, queries[i]),
+        "  full-text (both rankings)": lambda i: bm25.bm25_rankings(
+            workspace_id, queries[i], limit, within=named[i]
+        ),
         "  fusion": lambda i: retrieval.fuse([dense[i], text[i]]),
         "  hit fetch": lambda i: retrieval.fetch_hits(workspace_id, fused[i][:TOP_K]),
         "plain GIN match (OR)": sql(
             GIN_SQL, lambda i: [workspace_id, queries[i], limit]
         ),
-        "legacy ts_rank OR": sql(
-            LEGACY_TEXT_SQL, lambda i: [queries[i], workspace_id, limit]
-        ),
     }
+    if legacy:
+        # Seconds a query at this size: only on request.
+        paths["legacy ts_rank OR"] = sql(
+            LEGACY_TEXT_SQL, lambda i: [queries[i], workspace_id, limit]
+        )
     return time_paths(paths, len(queries))
 
 
@@ -359,8 +511,17 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench retrieval-corpus")
     parser.add_argument("--keep", action="store_true", help="reuse a loaded DB")
     parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument(
+        "--clones", type=int, default=0, help="then copy the workspace N times in SQL"
+    )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument(
+        "--legacy", action="store_true", help="also time the old ts_rank OR query"
+    )
+    parser.add_argument(
+        "--titled", action="store_true", help="score queries made from the filings"
+    )
     parser.add_argument(
         "--budgets", default="", help="e.g. 250,500,1000: full-text budget sweep"
     )
@@ -378,6 +539,10 @@ def main(argv: list[str]) -> int:
         pdfs = pdfs[: args.files] + sorted(sample)
     ids = load(pdfs, args.copies, args.keep)
     workspace_id = ids[0]
+    for index in range(len(ids), len(ids) + args.clones):
+        started = time.perf_counter()
+        ids.append(clone(workspace_id, f"corpus:{index}"))
+        print(f"corpus:{index} cloned in {time.perf_counter() - started:.0f} s")
     items = questions(data)
     ranks = evidence_ranks(workspace_id, items)
     print(
@@ -386,6 +551,20 @@ def main(argv: list[str]) -> int:
         f"{sum(r is not None and r <= 5 for r in ranks)}, top 1: "
         f"{sum(r == 1 for r in ranks)}   ranks {ranks}"
     )
+    if args.titled:
+        names = {
+            path.name for path in (data / "financebench-sample" / "pdfs").iterdir()
+        }
+        made = titled_queries(workspace_id, names)
+        order = list(dict.fromkeys(document for _, document, _ in made))
+        # Filings alternate: even ones are the development split, odd held out.
+        for split, parity in (("dev", 0), ("held-out", 1)):
+            part = [m for m in made if order.index(m[1]) % 2 == parity]
+            top10, top5, top1 = titled_hits(workspace_id, part)
+            print(
+                f"titled corpus queries, {split} ({len(part)}): page in the top 10 "
+                f"{top10}, top 5 {top5}, top 1 {top1}"
+            )
     if args.no_latency and not args.budgets:
         return 0
     queries = [item["question"] for item in items]
@@ -406,7 +585,7 @@ def main(argv: list[str]) -> int:
         f"latency: {len(queries)} queries, candidates {settings.SEARCH_CANDIDATES}, "
         f"ef_search {settings.SEARCH_EF_SEARCH}, workspaces {len(ids)}"
     )
-    rows = latency(workspace_id, queries)
+    rows = latency(workspace_id, queries, legacy=args.legacy)
     floor = rows[0][2]
     for name, p50, p95 in rows:
         print(

@@ -147,6 +147,13 @@ class Document(models.Model):
     # The title search reads (ingestion.titles.search_title): set at extraction,
     # when the PDF's metadata title and first page heading are at hand.
     search_title = models.TextField(blank=True, default="")
+    # The same title as full text: retrieval ranks documents by it (the
+    # company and year a question names) and searches the best ones' chunks.
+    title_vector = models.GeneratedField(
+        expression=SearchVector("search_title", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
     file_id = models.CharField(max_length=100, blank=True)
     # Why the Files API step was skipped ("offline", "too large", ...), if it was.
     files_api_note = models.CharField(max_length=200, blank=True)
@@ -187,6 +194,7 @@ class Document(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created"]),
             GinIndex(fields=["tags"], name="document_tags_gin"),
+            GinIndex(fields=["title_vector"], name="document_title_vector_gin"),
             # The list sorted by title reads a page from here, not a sort of all.
             models.Index(
                 models.F("workspace"), Lower("title"), name="document_title_lower"

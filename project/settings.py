@@ -524,6 +524,13 @@ SEARCH_BM25_B = env_float("SEARCH_BM25_B", 0.75)
 # shares 0.885 with exact BM25 at p95 104 ms, against 0.945 at 163 ms for 2000
 # (`python -m bench retrieval-corpus --keep --budgets ...`); SciFact is flat.
 SEARCH_TEXT_BUDGET = env_int("SEARCH_TEXT_BUDGET", 1000)
+# A third ranking for the fusion: full text within the documents whose titles
+# best match the question (the company and year it names), with this weight.
+# Chosen on the development half of queries made from the FinanceBench filings
+# (`bench retrieval-corpus --titled`: 1 document, weight 1.0; 2 or 3 documents
+# and weights 0.5 and 2.0 did no better), checked on the held-out half.
+SEARCH_TITLE_DOCUMENTS = env_int("SEARCH_TITLE_DOCUMENTS", 1)
+SEARCH_TITLE_WEIGHT = env_float("SEARCH_TITLE_WEIGHT", 1.0)
 # Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
 RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
 

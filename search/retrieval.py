@@ -189,17 +189,33 @@ def hybrid_ids(
     # One statistics lookup serves the embedder's IDF and the BM25 ranking.
     stats = bm25.term_stats(workspace_id, query)
     vector = query_vector(workspace_id, query, stats=stats)
-    return fuse(
-        [
-            dense_ids(workspace_id, vector, limit, document_ids),
-            text_ids(workspace_id, query, limit, document_ids, stats=stats),
-        ],
-        k=int(settings.SEARCH_RRF_K),
-        weights=[
-            float(settings.SEARCH_DENSE_WEIGHT),
-            float(settings.SEARCH_TEXT_WEIGHT),
-        ],
+    named = title_named(workspace_id, query, document_ids)
+    text, titled = bm25.bm25_rankings(
+        workspace_id, query, limit, document_ids, within=named, stats=stats
     )
+    rankings = [
+        dense_ids(workspace_id, vector, limit, document_ids),
+        [chunk_id for chunk_id, _ in text],
+    ]
+    weights = [float(settings.SEARCH_DENSE_WEIGHT), float(settings.SEARCH_TEXT_WEIGHT)]
+    if titled:
+        # Full text within the documents whose titles the query names best: a
+        # question names the company and the year; a chunk on page 61 of the
+        # filing names neither, and every other year's filing has that page.
+        rankings.append([chunk_id for chunk_id, _ in titled])
+        weights.append(float(settings.SEARCH_TITLE_WEIGHT))
+    return fuse(rankings, k=int(settings.SEARCH_RRF_K), weights=weights)
+
+
+def title_named(
+    workspace_id: int, query: str, document_ids: list[str] | None = None
+) -> list[str]:
+    """Ids of the SEARCH_TITLE_DOCUMENTS documents whose titles match the query best."""
+    count = int(settings.SEARCH_TITLE_DOCUMENTS)
+    if count <= 0:
+        return []
+    named = bm25.title_documents(workspace_id, query, count, document_ids)
+    return [document for document, _ in named]
 
 
 @metrics.SEARCH_SECONDS.time()
@@ -251,6 +267,9 @@ def fetch_hits(workspace_id: int, fused: list[tuple[int, float]]) -> list[Hit]:
         .select_related("document")
         # A document's whole text (megabytes for a filing) is not a hit's.
         .only(*HIT_FIELDS)
+        # The fused order is applied below; the model's ordering would join
+        # and sort on the document's creation time for nothing.
+        .order_by()
     }
     return [
         Hit(

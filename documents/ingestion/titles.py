@@ -110,3 +110,22 @@ def search_title(
             parts.append(candidate)
             seen |= found
     return " · ".join(parts)[:MAX_LENGTH]
+
+
+def query_title_words(query: str) -> list[str]:
+    """The words of a question as a title would spell them.
+
+    Each word, its split form when it has one ('FY2022' -> 'FY', '2022') and
+    each pair of neighbours joined, since file names run names together
+    ('Best Buy' -> 'BestBuy' for `BESTBUY_2023_10K`).
+    """
+    found = re.findall(r"[^\W_]+", re.sub(r"['’]s\b", "", query))
+    out: list[str] = []
+    for index, word in enumerate(found):
+        out.append(word)
+        parts = split_name(word).split()
+        if len(parts) > 1:
+            out.extend(parts)
+        if index + 1 < len(found) and word.isalpha() and found[index + 1].isalpha():
+            out.append(word + found[index + 1])
+    return list(dict.fromkeys(out))

@@ -9,6 +9,7 @@ import pytest
 from documents.ingestion.extraction import Extracted
 from documents.ingestion.pipeline import chunk_extracted
 from documents.ingestion.titles import (
+    query_title_words,
     search_title,
     split_name,
     useful_metadata_title,
@@ -109,3 +110,10 @@ def test_indexing_text_leaves_chunk_text_and_citations_alone(user: Any) -> None:
         cited = document.text[citation.start_char : citation.end_char]
         assert cited.strip() == citation.cited_text.strip()
         assert "policy" not in cited
+
+
+def test_a_question_is_read_as_a_title_would_spell_it() -> None:
+    words = query_title_words("Did Best Buy's cash drop in FY2023, Q2?")
+    assert {"BestBuy", "FY", "2023", "FY2023", "Q2", "cash"} <= set(words)
+    assert "Buy's" not in words and "s" not in words
+    assert len(words) == len(set(words))

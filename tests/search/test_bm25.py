@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import pytest
 from django.db import connection
 
 from documents.ingestion.pipeline import document_ingest
+from documents.ingestion.titles import split_name
 from documents.models import Chunk, Document, LexemeStat, TextStat, Workspace
 from documents.services import document_delete
 from search import bm25
-from search.retrieval import text_ids
+from search.retrieval import hybrid_ids, text_ids, title_named
 from tests.conftest import ingested
 from tests.factories import make_chunks
 
@@ -138,3 +140,62 @@ def test_a_common_word_query_on_a_large_workspace_finds_the_right_chunk(
     found = bm25.bm25_ids(workspace.id, "total revenue", 10)
     assert bm25.candidate_match(bm25.term_stats(workspace.id, "total revenue"), 300)
     assert len(found) == 10
+
+
+def _titled(workspace: Workspace, titles_and_texts: list[tuple[str, str]]) -> list[int]:
+    """One chunk per (file title, text), the document's search title set.
+
+    Each text gets a word of its own (documents must differ in content).
+    """
+    texts = [f"{text} Ref{'q' * i}." for i, (_, text) in enumerate(titles_and_texts)]
+    chunks = make_chunks(workspace, texts)
+    for chunk, (title, _) in zip(chunks, titles_and_texts, strict=True):
+        Document.objects.filter(id=chunk.document_id).update(
+            title=title, search_title=split_name(title)
+        )
+        Chunk.objects.filter(id=chunk.id).update(search_title=split_name(title))
+    return [chunk.id for chunk in chunks]
+
+
+def test_documents_rank_by_the_company_and_year_their_titles_name(db: None) -> None:
+    workspace = Workspace.objects.create(name="titles")
+    _titled(
+        workspace,
+        [
+            ("BESTBUY_2021_10K", "Cash and cash equivalents fell."),
+            ("BESTBUY_2023_10K", "Cash and cash equivalents fell."),
+            ("AMAZON_2023_10K", "Cash and cash equivalents fell."),
+            ("WALMART_2023_10K", "Cash and cash equivalents fell."),
+        ],
+    )
+    other = Workspace.objects.create(name="elsewhere")
+    _titled(other, [("BESTBUY_2023_10Q", "Cash fell.")])
+    named = bm25.title_documents(workspace.id, "Did Best Buy's cash drop in FY2023?", 3)
+    titles = dict(Document.objects.values_list("id", "title"))
+    ranked = [titles[uuid.UUID(document)] for document, _ in named]
+    # "Best Buy" is joined to meet BESTBUY, "FY2023" split to meet 2023; the
+    # rarer title word (BESTBUY, in 2 of 4 titles; 2023 is in 3) weighs more.
+    assert ranked[:2] == ["BESTBUY_2023_10K", "BESTBUY_2021_10K"]
+    assert "BESTBUY_2023_10Q" not in ranked  # another workspace's
+    assert named[0][1] > named[1][1]
+
+
+def test_the_named_filings_page_is_found_among_other_years(
+    db: None, settings: Any
+) -> None:
+    settings.SEARCH_TITLE_DOCUMENTS = 1
+    workspace = Workspace.objects.create(name="years")
+    page = "Net sales by segment: domestic, international."
+    ids = _titled(
+        workspace,
+        [(f"ACME_{year}_10K", page) for year in range(2010, 2024)],
+    )
+    query = "ACME 2017 net sales by segment"
+    named = title_named(workspace.id, query)
+    ranked, titled = bm25.bm25_rankings(workspace.id, query, 5, within=named)
+    assert [chunk_id for chunk_id, _ in titled] == [ids[2017 - 2010]]
+    assert len(ranked) == 5  # the workspace's own ranking is still whole
+    # Fused, the named filing's page comes first.
+    assert hybrid_ids(workspace.id, query)[0][0] == ids[2017 - 2010]
+    settings.SEARCH_TITLE_DOCUMENTS = 0
+    assert title_named(workspace.id, query) == []
