@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -183,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = _handle
 
 
-class FakeHTTPServer:
+class FakeHTTPServer(ABC):
     """Base class: a threaded local HTTP server with recording and fail_next."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -270,7 +271,7 @@ class FakeHTTPServer:
             self.latency_s = 0.0
             self._reset_state()
 
-    def _reset_state(self) -> None:
+    def _reset_state(self) -> None:  # noqa: B027 (an optional hook)
         """Subclasses clear their own state and restore tunables here."""
 
     def fail_next(
@@ -350,13 +351,13 @@ class FakeHTTPServer:
         except (ValueError, UnicodeDecodeError):
             return incoming.raw.decode("utf-8", "replace")
 
+    @abstractmethod
     def route(self, incoming: Incoming) -> Reply:
         """Answer one request; subclasses implement the API."""
-        raise NotImplementedError
 
+    @abstractmethod
     def internal_error(self, incoming: Incoming) -> Reply:
         """Answer for an unexpected exception inside the fake."""
-        raise NotImplementedError
 
     def new_request_id(self) -> str:
         """Return a fresh id for the request-id response header."""
