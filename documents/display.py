@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from documents.ingestion import extraction, failures
+from documents.ingestion import extraction, failures, images
 from documents.models import Document
 
 # The names people know file types by, instead of MIME types.
@@ -17,6 +17,10 @@ KIND_NAMES = {
     extraction.CSV: "CSV",
     extraction.MARKDOWN: "Markdown",
     extraction.TEXT: "Text",
+    images.PNG: "PNG image",
+    images.JPEG: "JPEG image",
+    images.GIF: "GIF image",
+    images.WEBP: "WebP image",
 }
 
 # The list's type filter: a name in the URL, its label and the MIME types.
@@ -27,6 +31,7 @@ TYPE_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "csv": ("CSV", (extraction.CSV,)),
     "markdown": ("Markdown", (extraction.MARKDOWN,)),
     "text": ("Text", (extraction.TEXT,)),
+    "image": ("Image", images.IMAGE_TYPES),
     "web": ("Added by URL", ()),
 }
 

@@ -54,6 +54,8 @@ class Result:
     usage: dict[str, int] = field(default_factory=dict)
     web_fetches: list[dict[str, Any]] = field(default_factory=list)
     context_mode: str = ""
+    # The image documents sent as image blocks: [{document_id, title}].
+    images_sent: list[dict[str, str]] = field(default_factory=list)
 
 
 # An answerer yields parts: ("segment", None) opens a segment, ("text", str)

@@ -15,7 +15,7 @@ from documents.remote.files import (
 )
 from search import claude, web_fetch
 from search.citations import Part, Result, map_citation
-from search.prompting import Context, build_request, choose_context
+from search.prompting import Context, build_request, choose_context, images_in
 from search.retrieval import Hit
 
 
@@ -39,6 +39,9 @@ def claude_parts(
     """Stream Claude's answer over the context that fits, mapping each citation."""
     context = choose_context(hits)
     result.context_mode = context.mode
+    result.images_sent = [
+        {"document_id": str(d.id), "title": d.title} for d in images_in(context)
+    ]
     # Fetched pages are numbered after the request's document blocks; search
     # results are counted apart (search_result_index), so chunks mode starts at 0.
     first_web = len(context.documents) if context.mode == "files" else 0
@@ -88,8 +91,10 @@ def _stream_with_reupload(
     Files whose stored expiry has passed go up again before the request; a 404
     (deleted, or `file_expired`) re-uploads the unusable ones and retries once.
     """
-    if context.mode == "files":
-        document_reupload_expired(documents=context.documents)
+    # Files mode sends every document's file; chunks mode only the images'.
+    document_reupload_expired(
+        documents=context.documents if context.mode == "files" else images_in(context)
+    )
 
     def open_stream() -> Iterator[dict[str, Any]]:
         request = build_request(question, context, history)

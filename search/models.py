@@ -92,6 +92,8 @@ class Answer(models.Model):
     # Claude's web fetches while answering: [{"url", "title", "retrieved_at",
     # "error_code"}, ...] in the order they ran (search/web_fetch.py).
     web_fetches = models.JSONField(default=list, blank=True)
+    # The images Claude was shown as image blocks: [{document_id, title}].
+    images_sent = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -112,6 +112,13 @@ class WebFetchOut(BaseModel):
     error_code: str | None = None
 
 
+class ImageSentOut(BaseModel):
+    """An image document Claude was shown as an image block (it cannot cite one)."""
+
+    document_id: str
+    title: str
+
+
 class AnswerOut(BaseModel):
     """A stored answer with its citations, usage and cost."""
 
@@ -128,6 +135,10 @@ class AnswerOut(BaseModel):
     cost_usd: str = Field(description="Estimated, as a decimal string.")
     latency_ms: int
     web_fetches: list[WebFetchOut]
+    images_sent: list[ImageSentOut] = Field(
+        default_factory=list,
+        description="Image documents sent to Claude as image blocks.",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -150,6 +161,7 @@ class AnswerOut(BaseModel):
                 "cost_usd": str(answer.cost_usd),
                 "latency_ms": answer.latency_ms,
                 "web_fetches": answer.web_fetches,
+                "images_sent": answer.images_sent,
             }
         )
 

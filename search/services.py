@@ -76,6 +76,7 @@ def answer_store(
             retrieved_chunk_ids=[hit.chunk_id for hit in hits],
             latency_ms=latency_ms,
             web_fetches=result.web_fetches,
+            images_sent=result.images_sent,
             context_mode=result.context_mode,
             cost_usd=answer_cost(result.model, result.usage),
             **result.usage,

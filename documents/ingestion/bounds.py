@@ -33,6 +33,17 @@ class Bounds:
     html_max_depth: int = 512
     # A rendered PDF page image: at most this many pixels.
     render_max_pixels: int = 4_000_000
+    # An image document: its declared pixels (width x height); more is refused
+    # as a decompression bomb before any pixel is decoded.
+    image_max_pixels: int = 40_000_000
+    # OCR (documents.ingestion.ocr): on or off, a PDF page with fewer characters
+    # of text layer than this is OCRed, at this resolution, with this many
+    # ONNX Runtime threads, in an address space of at most ocr_memory_mb.
+    ocr_enabled: int = 1
+    ocr_min_page_chars: int = 20
+    ocr_dpi: int = 200
+    ocr_threads: int = 1
+    ocr_memory_mb: int = 1024
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)
@@ -56,6 +67,12 @@ SETTINGS = {
     "docx_max_xml_depth": "DOCX_MAX_XML_DEPTH",
     "html_max_depth": "HTML_MAX_DEPTH",
     "render_max_pixels": "PAGE_IMAGE_MAX_PIXELS",
+    "image_max_pixels": "IMAGE_MAX_PIXELS",
+    "ocr_enabled": "OCR_ENABLED",
+    "ocr_min_page_chars": "OCR_MIN_PAGE_CHARS",
+    "ocr_dpi": "OCR_DPI",
+    "ocr_threads": "OCR_THREADS",
+    "ocr_memory_mb": "OCR_MEMORY_MB",
 }
 
 

@@ -48,6 +48,12 @@ KINDS = {
             retryable=False,
         ),
         Kind(
+            "no_text_recognised",
+            "No text could be recognised in this file: OCR read it and found "
+            "none. The scan or image may be blank, too faint, or handwriting.",
+            retryable=False,
+        ),
+        Kind(
             "empty",
             "This file has no text to search.",
             retryable=False,
@@ -112,6 +118,7 @@ _PHRASES = (
     ("password", "encrypted"),
     ("encrypted", "encrypted"),
     ("no text layer", "scanned"),
+    ("could be recognised", "no_text_recognised"),
     ("damaged", "damaged"),
     ("has no pages", "damaged"),
     ("is not a pdf", "damaged"),

@@ -37,6 +37,9 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 _GRACE_S = 5
 _POLL_S = 0.02
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME")
+# OpenMP and BLAS pools (OpenCV, NumPy) stay at one thread: each thread reserves
+# address space under the child's RLIMIT_AS, and the workers share the cores.
+_ENV_FIXED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 Source = bytes | IO[bytes]
 
@@ -59,7 +62,8 @@ class ChildRun:
 
 def child_environment() -> dict[str, str]:
     """The child's environment: locale and paths only, never the worker's secrets."""
-    return {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    kept = {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    return kept | _ENV_FIXED
 
 
 def extract_bounded(
@@ -81,12 +85,30 @@ def extract_bounded(
         page_starts=list(run.header["page_starts"]),
         metadata_title=str(run.header.get("metadata_title") or ""),
         heading=str(run.header.get("heading") or ""),
+        ocr_pages=[int(page) for page in run.header.get("ocr_pages") or []],
+        unreadable_pages=[
+            int(page) for page in run.header.get("unreadable_pages") or []
+        ],
     )
 
 
-def render_bounded(source: Source, page_number: int, *, bounds: Bounds) -> bytes:
-    """One PDF page as PNG, rendered in a limited child; ExtractionError if not."""
-    run = run_child({"kind": "render", "page": page_number}, source, bounds, None)
+def render_bounded(
+    source: Source,
+    page_number: int,
+    *,
+    bounds: Bounds,
+    mime_type: str = "application/pdf",
+    max_pixels: int | None = None,
+) -> bytes:
+    """One PDF page, or an image, as PNG within max_pixels (PAGE_IMAGE_MAX_PIXELS),
+    rendered in a limited child; ExtractionError if not."""
+    job = {
+        "kind": "render",
+        "page": page_number,
+        "mime_type": mime_type,
+        "max_pixels": max_pixels or bounds.render_max_pixels,
+    }
+    run = run_child(job, source, bounds, None)
     if not run.ok:
         raise ExtractionError(run.error)
     return run.payload

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -45,7 +45,24 @@ BATCH_SAFETY = 0.8
 # Letter runs, digit runs and marks apart: tokenizers split "word12x345" into
 # several tokens, and counting it as one word under-filled nothing but
 # over-filled batches of identifiers (found by the fake's own, stricter count).
+T = TypeVar("T")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
+
+
+def voyage_call(operation: Callable[[], T]) -> T:
+    """Run one Voyage request, retrying transient errors (EMBED_MAX_RETRIES) with
+    the one backoff (documents.remote.errors)."""
+    attempt = 0
+    while True:
+        try:
+            return operation()
+        except Exception as exc:
+            if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
+                raise
+            time.sleep(
+                backoff_delay(attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0)
+            )
+            attempt += 1
 
 
 class Embedder(Protocol):
@@ -231,27 +248,16 @@ class VoyageEmbedder:
         )
 
     def _embed(self, texts: list[str], input_type: str) -> list[list[float]]:
-        attempt = 0
-        while True:
-            try:
-                result = self._client.embed(
-                    texts,
-                    model=self.name,
-                    input_type=input_type,
-                    truncation=True,
-                    output_dimension=self.dimensions,
-                )
-            except Exception as exc:
-                if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
-                    raise
-                time.sleep(
-                    backoff_delay(
-                        attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0
-                    )
-                )
-                attempt += 1
-                continue
-            return [list(map(float, vector)) for vector in result.embeddings]
+        result = voyage_call(
+            lambda: self._client.embed(
+                texts,
+                model=self.name,
+                input_type=input_type,
+                truncation=True,
+                output_dimension=self.dimensions,
+            )
+        )
+        return [list(map(float, vector)) for vector in result.embeddings]
 
     def embed_documents(
         self, texts: Sequence[str], *, on_batch: Callable[[int], None] | None = None

@@ -264,7 +264,7 @@ def relevance(query: str, document: str) -> float:
 
 
 class FakeVoyage(FakeHTTPServer):
-    """Fake Voyage API: POST /v1/embeddings and POST /v1/rerank."""
+    """Fake Voyage API: POST /v1/embeddings, /v1/multimodalembeddings, /v1/rerank."""
 
     api_keys: set[str] | None
 
@@ -291,7 +291,12 @@ class FakeVoyage(FakeHTTPServer):
 
     def _route(self, incoming: Incoming) -> Reply:
         """Route, authenticate and apply fail_next."""
-        handlers = {"/v1/embeddings": self._embeddings, "/v1/rerank": self._rerank}
+        handlers = {
+            "/v1/embeddings": self._embeddings,
+            "/v1/rerank": self._rerank,
+            # In its own module (tests/fakes/voyage_multimodal.py).
+            "/v1/multimodalembeddings": _multimodal_embeddings,
+        }
         handler = handlers.get(incoming.path)
         if handler is None:
             raise VoyageError(404, "Not Found")
@@ -495,6 +500,13 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise _bad(f"Value of '{name}' must be a boolean.")
     return value
+
+
+def _multimodal_embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: that module builds on this one's errors and vectors.
+    from tests.fakes.voyage_multimodal import multimodal_embeddings
+
+    return multimodal_embeddings(body)
 
 
 def main(argv: list[str] | None = None) -> None:
