@@ -13,6 +13,7 @@ SUITES = {
     "retrieval-corpus": "corpus",
     "tuning": "tuning",
     "pages": "pages",
+    "ocr": "ocr",
 }
 
 

@@ -38,12 +38,19 @@ class Bounds:
     image_max_pixels: int = 40_000_000
     # OCR (documents.ingestion.ocr): on or off, a PDF page with fewer characters
     # of text layer than this is OCRed, at this resolution, with this many
-    # ONNX Runtime threads, in an address space of at most ocr_memory_mb.
+    # ONNX Runtime threads, in an address space of at most ocr_memory_mb and
+    # at most ocr_time_s CPU (and wall-clock) seconds for the whole document.
     ocr_enabled: int = 1
     ocr_min_page_chars: int = 20
     ocr_dpi: int = 200
     ocr_threads: int = 1
-    ocr_memory_mb: int = 1024
+    ocr_memory_mb: int = 1536
+    ocr_time_s: int = 1800
+
+    @property
+    def wall_s(self) -> int:
+        """The child's time limit: the OCR budget where OCR may run."""
+        return max(self.time_s, self.ocr_time_s) if self.ocr_enabled else self.time_s
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)
@@ -73,6 +80,7 @@ SETTINGS = {
     "ocr_dpi": "OCR_DPI",
     "ocr_threads": "OCR_THREADS",
     "ocr_memory_mb": "OCR_MEMORY_MB",
+    "ocr_time_s": "OCR_TIME_LIMIT_S",
 }
 
 

@@ -28,8 +28,10 @@ def _limit(bounds: Bounds) -> None:
     # parser keeps EXTRACT_MEMORY_MB.
     ocr = bounds.ocr_memory_mb * 1048576 if bounds.ocr_enabled else 0
     resource.setrlimit(resource.RLIMIT_AS, (memory, max(memory, ocr)))
-    # The CPU limit sends SIGXCPU, then SIGKILL five seconds later.
-    resource.setrlimit(resource.RLIMIT_CPU, (bounds.time_s, bounds.time_s + 5))
+    # The CPU limit sends SIGXCPU, then SIGKILL five seconds later; OCR lifts
+    # the soft limit to OCR_TIME_LIMIT_S as it does the memory one.
+    cpu = bounds.wall_s
+    resource.setrlimit(resource.RLIMIT_CPU, (bounds.time_s, cpu + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 

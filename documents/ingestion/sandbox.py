@@ -13,6 +13,7 @@ the parent's size across the fork) is logged for every run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from documents.ingestion import child
+from documents.ingestion import child, images
 from documents.ingestion.bounds import Bounds
-from documents.ingestion.extraction import Extracted, ExtractionError
+from documents.ingestion.extraction import PDF, Extracted, ExtractionError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ def extract_bounded(
     on_page: Callable[[int, int], None] | None = None,
 ) -> Extracted:
     """extraction.extract in a limited child; ExtractionError on any failure."""
+    if mime_type != PDF and mime_type not in images.IMAGE_TYPES:
+        # Only scans and images are OCRed: every other format keeps the
+        # smaller memory and time limits throughout.
+        bounds = dataclasses.replace(bounds, ocr_enabled=0)
     run = run_child(
         {"kind": "extract", "mime_type": mime_type}, source, bounds, on_page
     )
@@ -108,7 +113,7 @@ def render_bounded(
         "mime_type": mime_type,
         "max_pixels": max_pixels or bounds.render_max_pixels,
     }
-    run = run_child(job, source, bounds, None)
+    run = run_child(job, source, dataclasses.replace(bounds, ocr_enabled=0), None)
     if not run.ok:
         raise ExtractionError(run.error)
     return run.payload
@@ -135,7 +140,7 @@ def run_child(
         )
         try:
             status, polled_kb, timed_out, tail = _wait(
-                process, stderr, started + bounds.time_s + _GRACE_S, on_progress
+                process, stderr, started + bounds.wall_s + _GRACE_S, on_progress
             )
         except BaseException:
             # The task's soft time limit, a shutdown: never leave the child behind.
@@ -253,13 +258,22 @@ def _failure(
     header: dict[str, Any], status: int, timed_out: bool, bounds: Bounds
 ) -> str:
     """The reason a run failed, for the person who uploaded the file ('' if none)."""
+    limit = f"{bounds.time_s} seconds"
+    if bounds.wall_s > bounds.time_s:
+        limit += f" ({bounds.wall_s} seconds once it reads text by OCR)"
     too_slow = (
-        f"Reading this file took longer than {bounds.time_s} seconds, the limit "
-        "for one document; it may be damaged or built to exhaust the server."
+        f"Reading this file took longer than {limit}, the limit for one "
+        "document; it may be damaged or built to exhaust the server."
+    )
+    ocr = (
+        f" ({bounds.ocr_memory_mb} MB once it reads text by OCR)"
+        if bounds.ocr_enabled and bounds.ocr_memory_mb > bounds.memory_mb
+        else ""
     )
     too_big = (
-        f"Reading this file needed more than {bounds.memory_mb} MB of memory, the "
-        "limit for one document; it may be damaged or built to exhaust the server."
+        f"Reading this file needed more than {bounds.memory_mb} MB of memory{ocr}, "
+        "the limit for one document; it may be damaged or built to exhaust the "
+        "server."
     )
     if timed_out:
         return too_slow
