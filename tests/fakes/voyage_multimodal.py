@@ -85,11 +85,16 @@ def _image(value: Any, where: str) -> tuple[str, int]:
             if width * height > MAX_IMAGE_PIXELS:
                 raise voyage.VoyageError(
                     400,
-                    f"{where}: the image has {width * height} pixels, over the "
-                    f"limit of {MAX_IMAGE_PIXELS}.",
+                    f"{where}: the image has {width * height} pixels, more than "
+                    f"the limit of {MAX_IMAGE_PIXELS}.",
                 )
             digest = hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()
-    except (OSError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise voyage.VoyageError(
+            400,
+            f"{where}: the image has more pixels than the limit of {MAX_IMAGE_PIXELS}.",
+        ) from None
+    except OSError:
         raise voyage.VoyageError(
             400, f"{where}: the image cannot be decoded."
         ) from None
