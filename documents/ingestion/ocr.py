@@ -24,9 +24,9 @@ from documents.ingestion.bounds import Bounds
 
 # Text boxes whose vertical centres are this close (in line heights) share a row.
 _SAME_ROW = 0.5
-# The detector's input: the longer side at most this many pixels (measured in
-# bench/ocr.md: a 200 dpi letter page keeps its accuracy, memory stays bounded).
-DETECT_SIDE = 1600
+# The detector's input: the longer side at most this many pixels (bench/ocr.md:
+# 960, 1280 and 1600 read a filing page equally well; more costs time).
+DETECT_SIDE = 1280
 # Seconds between SIGXCPU and SIGKILL (documents.ingestion.child's margin).
 CPU_GRACE_S = 5
 # The engine is slow to load (models, sessions); one per child process.
@@ -94,6 +94,10 @@ def _engine(threads: int) -> Any:
                 # so a strip of text became a 4000-pixel bitmap and gigabytes).
                 "Det.limit_type": "max",
                 "Det.limit_side_len": DETECT_SIDE,
+                # One line at a time: six at once (the default) peaked at 1.8 GB
+                # of address space on a filing page, one at 1.2 GB, as accurate
+                # and faster on one thread (bench/ocr.md).
+                "Rec.rec_batch_num": 1,
             }
         )
         _engines[threads] = engine
