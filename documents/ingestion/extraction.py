@@ -181,10 +181,11 @@ def extract(
         )
         if not read.text.strip():
             if read.unreadable_pages:
+                count = len(read.page_starts)
                 raise ExtractionError(
-                    f"No text could be recognised on any of the PDF's "
-                    f"{len(read.page_starts)} pages: OCR read them and found none "
-                    "(blank, too faint, or handwriting)."
+                    f"No text could be recognised in the PDF: OCR read its {count} "
+                    f"page{'s' if count != 1 else ''} and found none (blank, too "
+                    "faint, or handwriting)."
                 )
             raise ExtractionError(
                 "The PDF has no text layer (it may be scanned images); "

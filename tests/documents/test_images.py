@@ -147,5 +147,5 @@ def test_a_scan_with_ocr_turned_off_fails_as_before(user: Any, settings: Any) ->
 def test_a_blank_scan_fails_saying_ocr_found_nothing(user: Any) -> None:
     document = ingested(user, "blank.pdf", scanned_pdf([[], []]))
     assert document.status == Document.Status.FAILED
-    assert "No text could be recognised on any of the PDF's 2 pages" in document.error
+    assert "OCR read its 2 pages and found none" in document.error
     assert document.failure_kind == "no_text_recognised"

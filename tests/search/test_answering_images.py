@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from documents.models import Document, ImageVector
+from documents.models import Chunk, Document, ImageVector
 from documents.remote import multimodal
 from search.models import Answer
 from search.retrieval import hybrid_ids, image_ids
@@ -16,6 +16,7 @@ from tests.conftest import HANDBOOK, ingested
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.voyage import FakeVoyage
 from tests.images import image_file
+from tests.pdfs import make_pdf
 
 LINES = ["Parking permit 2291 for Harbour Street", "Valid until 31 October 2027"]
 QUESTION = "Until when is the Harbour Street parking permit valid?"
@@ -169,3 +170,22 @@ def test_no_multimodal_call_without_a_model(
     assert image.status == Document.Status.READY
     assert not _posts(fake_voyage, "/v1/multimodalembeddings")
     assert not ImageVector.objects.exists()
+
+
+def test_pdf_pages_get_multimodal_vectors_when_asked(
+    online: Any, user: Any, fake_voyage: FakeVoyage, settings: Any
+) -> None:
+    settings.MULTIMODAL_EMBED_PDF_PAGES = True
+    document = ingested(
+        user,
+        "report.pdf",
+        make_pdf([["Widget sales rose in spring."], ["Gadget sales fell in autumn."]]),
+    )
+    vectors = ImageVector.objects.filter(document_id=document.id).order_by("page")
+    assert [v.page for v in vectors] == [1, 2]
+    for vector in vectors:
+        chunk = Chunk.objects.get(id=vector.chunk_id)
+        assert chunk.document_id == document.id and chunk.page == vector.page
+    (embed,) = _posts(fake_voyage, "/v1/multimodalembeddings")
+    texts = [i["content"][0]["text"] for i in embed.body["inputs"]]
+    assert "Widget" in texts[0] and "Gadget" in texts[1]
