@@ -10,6 +10,7 @@ from django.test import Client
 from PIL import Image
 
 from documents.ingestion import bounds
+from documents.ingestion.bounds import Bounds
 from documents.ingestion.extraction import ExtractionError, detect_mime_type
 from documents.ingestion.sandbox import extract_bounded
 from documents.models import Document
@@ -107,6 +108,10 @@ def test_an_image_document_is_searchable_and_shows_its_thumbnail(
     assert thumbnail["Content-Type"] == "image/png"
     with Image.open(io.BytesIO(thumbnail.content)) as shown:
         assert shown.width * shown.height <= 320 * 320
+    # The citation panel's page image of an image document is the image.
+    panel = web.get(f"/documents/{document.id}/pages/1.png")
+    assert panel.status_code == 200 and panel.content.startswith(b"\x89PNG")
+    assert web.get(f"/documents/{document.id}/pages/2.png").status_code == 404
 
 
 def test_a_scanned_pdf_is_ocred_page_by_page_and_found_on_its_page(
@@ -149,3 +154,10 @@ def test_a_blank_scan_fails_saying_ocr_found_nothing(user: Any) -> None:
     assert document.status == Document.Status.FAILED
     assert "OCR read its 2 pages and found none" in document.error
     assert document.failure_kind == "no_text_recognised"
+
+
+def test_ocr_keeps_within_its_own_memory_limit() -> None:
+    limits = Bounds(memory_mb=200, ocr_memory_mb=400)
+    with pytest.raises(ExtractionError) as raised:
+        extract_bounded(image_file(LINES), "image/png", bounds=limits)
+    assert "(400 MB once it reads text by OCR)" in str(raised.value)
