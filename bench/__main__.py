@@ -17,6 +17,7 @@ SUITES = {
     "metrics": "metrics",
     "sheets": "sheets",
     "load": "load",
+    "ocr": "ocr",
 }
 
 

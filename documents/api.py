@@ -45,6 +45,10 @@ class DocumentOut(BaseModel):
     file_id: str | None = Field(description="Anthropic Files API id, if uploaded")
     files_api_note: str | None
     pages: int | None
+    ocr_pages: list[int] = Field(description="Pages whose text came from OCR")
+    unreadable_pages: list[int] = Field(
+        description="Pages OCR found no text on (not searchable)"
+    )
     chunk_count: int | None
     mime_type: str
     size: int
@@ -72,6 +76,8 @@ class DocumentOut(BaseModel):
             file_id=document.file_id or None,
             files_api_note=document.files_api_note or None,
             pages=document.pages,
+            ocr_pages=list(document.ocr_pages or []),
+            unreadable_pages=list(document.unreadable_pages or []),
             chunk_count=getattr(document, "chunk_count", None),
             mime_type=document.mime_type,
             size=document.size,

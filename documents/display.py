@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from documents import queue
-from documents.ingestion import extraction, failures
+from documents.ingestion import extraction, failures, images
 from documents.models import Document
 
 # The names people know file types by, instead of MIME types.
@@ -22,6 +22,10 @@ KIND_NAMES = {
     extraction.XLSX: "Excel",
     extraction.MARKDOWN: "Markdown",
     extraction.TEXT: "Text",
+    images.PNG: "PNG image",
+    images.JPEG: "JPEG image",
+    images.GIF: "GIF image",
+    images.WEBP: "WebP image",
 }
 
 # The list's type filter: a name in the URL, its label and the MIME types.
@@ -33,6 +37,7 @@ TYPE_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "excel": ("Excel", (extraction.XLSX,)),
     "markdown": ("Markdown", (extraction.MARKDOWN,)),
     "text": ("Text", (extraction.TEXT,)),
+    "image": ("Image", images.IMAGE_TYPES),
     "web": ("Added by URL", ()),
 }
 

@@ -102,6 +102,8 @@ class Invitation(models.Model):
 
 UNIQUE_UPLOAD = "document_unique_upload_per_workspace"
 UNIQUE_URL = "document_unique_url_per_workspace"
+# The image documents Cairn reads (documents.ingestion.images).
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class Document(models.Model):
@@ -144,6 +146,10 @@ class Document(models.Model):
     # Character offset where each page starts in `text` (PDFs only).
     page_starts = models.JSONField(default=list, blank=True)
     pages = models.PositiveIntegerField(null=True, blank=True)
+    # Pages (1-based) whose text came from OCR (scans, images), and pages OCR
+    # found no text on: shown on the document page, never silently empty.
+    ocr_pages = models.JSONField(default=list, blank=True)
+    unreadable_pages = models.JSONField(default=list, blank=True)
     # The title search reads (ingestion.titles.search_title): set at extraction,
     # when the PDF's metadata title and first page heading are at hand.
     search_title = models.TextField(blank=True, default="")
@@ -226,6 +232,15 @@ class Document(models.Model):
     @property
     def is_pdf(self) -> bool:
         return self.mime_type == "application/pdf"
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type in IMAGE_TYPES
+
+    @property
+    def sends_original(self) -> bool:
+        """Whether the Files API gets the file itself (PDF, image), not its text."""
+        return self.is_pdf or self.is_image
 
     def page_of(self, offset: int) -> int | None:
         """Return the 1-based page holding a character offset (PDFs only)."""
@@ -412,6 +427,33 @@ class ChunkVector(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.chunk_id} in space {self.space_id}"
+
+
+class ImageVector(models.Model):
+    """An image's vector in a multimodal embedding space (documents.remote.multimodal).
+
+    One per image document (or rendered PDF page, MULTIMODAL_EMBED_PDF_PAGES),
+    tied to the chunk retrieval hands on when the image matches: the image's
+    first chunk, or the first chunk on the page. `model` names the space; a
+    workspace holds few images, so they are searched exactly, without an index.
+    """
+
+    # ON DELETE CASCADE in the database (the migration), as for ChunkVector:
+    # replacing a document's chunks never loads their vectors.
+    chunk = models.ForeignKey(
+        Chunk, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    document_id = models.UUIDField()
+    workspace_id = models.BigIntegerField()
+    page = models.PositiveIntegerField(null=True, blank=True)
+    model = models.CharField(max_length=100)
+    embedding = VectorField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace_id", "model"])]
+
+    def __str__(self) -> str:
+        return f"{self.model} vector of {self.document_id} page {self.page}"
 
 
 class ApiToken(models.Model):

@@ -1,4 +1,4 @@
-"""PDF page images for the citation panel: rendered once, bounded, kept as PNG.
+"""Page images (PDF pages, image documents) and thumbnails, rendered once as PNG.
 
 Rendering runs in the limited child process (documents.ingestion.sandbox) at no
 more than PAGE_IMAGE_MAX_PIXELS, so a page with a 10000 x 10000 pt MediaBox costs
@@ -9,6 +9,7 @@ costs a file read and a changed file never shows an old image.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -24,17 +25,33 @@ def _folder(document_id: object) -> str:
 
 
 def page_image(*, document: Document, number: int) -> bytes:
-    """The PNG of one page (1-based) of a PDF document; ExtractionError if it fails."""
+    """The PNG of one page (1-based) of a PDF, or of an image document (page 1);
+    ExtractionError if it fails."""
     limits = bounds.from_settings()
-    name = (
-        f"{_folder(document.id)}/{document.sha256[:16]}-"
-        f"{limits.render_max_pixels}-{number}.png"
-    )
+    return _cached(document, number, limits.render_max_pixels)
+
+
+def thumbnail(*, document: Document) -> bytes:
+    """An image document's thumbnail: at most THUMBNAIL_PX pixels a side (as area)."""
+    side = int(settings.THUMBNAIL_PX)
+    return _cached(document, 1, side * side)
+
+
+def _cached(document: Document, number: int, max_pixels: int) -> bytes:
+    """Render once in the limited child, then read the PNG kept in storage."""
+    limits = bounds.from_settings()
+    name = f"{_folder(document.id)}/{document.sha256[:16]}-{max_pixels}-{number}.png"
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as cached:
             return bytes(cached.read())
     with document.original.open("rb") as handle:
-        png = render_bounded(handle, number, bounds=limits)
+        png = render_bounded(
+            handle,
+            number,
+            bounds=limits,
+            mime_type=document.mime_type,
+            max_pixels=max_pixels,
+        )
     if not default_storage.exists(name):
         default_storage.save(name, ContentFile(png))
     return png

@@ -23,6 +23,11 @@ urlpatterns = [
         views.document_page_png,
         name="page-png",
     ),
+    path(
+        "<uuid:document_id>/thumbnail.png",
+        views.document_thumbnail,
+        name="thumbnail",
+    ),
     path("<uuid:document_id>/retry", views.document_retry, name="retry"),
     path("<uuid:document_id>/delete", views.document_delete, name="delete"),
     path("<uuid:document_id>/tags", views.document_tags, name="tags"),

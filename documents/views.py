@@ -175,6 +175,8 @@ def _sections(
         page_end = bounds[index + 1] if index + 1 < len(bounds) else len(text)
         section: dict[str, Any] = {
             "number": index + 1 if document.page_starts else None,
+            "ocr": index + 1 in (document.ocr_pages or []),
+            "unreadable": index + 1 in (document.unreadable_pages or []),
             "before": text[page_start:page_end],
             "mark": "",
             "after": "",
@@ -230,17 +232,35 @@ def document_detail(request: HttpRequest, document_id: str) -> HttpResponse:
 def document_page_png(
     request: HttpRequest, document_id: str, number: int
 ) -> HttpResponse:
-    """One page of a PDF rendered to PNG, for the citation side panel."""
+    """One page of a PDF (or an image document, page 1) as PNG, for the side panel."""
     document = selectors.document_get_for_user(
         user=request.user, document_id=document_id
     )
-    if not document.is_pdf:
-        raise Http404("Only PDFs have pages.")
+    if not document.sends_original:
+        raise Http404("Only PDFs and images have pages.")
     # Only pages extraction counted: a PDF that failed its bounds is not drawn.
     if not document.pages or not 1 <= number <= document.pages:
         raise Http404("No such page.")
     try:
         png = page_images.page_image(document=document, number=number)
+    except extraction.ExtractionError as exc:
+        return HttpResponse(str(exc), status=422, content_type="text/plain")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def document_thumbnail(request: HttpRequest, document_id: str) -> HttpResponse:
+    """An image document's thumbnail (THUMBNAIL_PX), for its page and the answer."""
+    document = selectors.document_get_for_user(
+        user=request.user, document_id=document_id
+    )
+    if not document.is_image:
+        raise Http404("Only images have thumbnails.")
+    try:
+        png = page_images.thumbnail(document=document)
     except extraction.ExtractionError as exc:
         return HttpResponse(str(exc), status=422, content_type="text/plain")
     response = HttpResponse(png, content_type="image/png")

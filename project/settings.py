@@ -483,6 +483,24 @@ XLSX_MAX_ROWS = env_int("XLSX_MAX_ROWS", 100_000)
 XLSX_MAX_CELLS = env_int("XLSX_MAX_CELLS", 2_000_000)
 # The citation panel's page images: at most this many pixels, cached as PNG.
 PAGE_IMAGE_MAX_PIXELS = env_int("PAGE_IMAGE_MAX_PIXELS", 4_000_000)
+# Image documents (PNG, JPEG, GIF, WebP): at most this many pixels (width x
+# height, read from the header before decoding: more is a decompression bomb);
+# their thumbnail is at most THUMBNAIL_PX pixels a side (as area), cached as PNG.
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000)
+THUMBNAIL_PX = env_int("THUMBNAIL_PX", 320)
+# OCR (documents/ingestion/ocr.py, rapidocr on ONNX Runtime, offline): image
+# documents, and PDF pages whose text layer has fewer than OCR_MIN_PAGE_CHARS
+# characters, rendered at OCR_DPI. ONNX Runtime runs on OCR_THREADS threads, and
+# the extraction child may grow to OCR_MEMORY_MB of address space and
+# OCR_TIME_LIMIT_S CPU seconds once it OCRs (measured in bench/ocr.md).
+OCR_ENABLED = env_bool("OCR_ENABLED", True)
+OCR_MIN_PAGE_CHARS = env_int("OCR_MIN_PAGE_CHARS", 20)
+OCR_DPI = env_int("OCR_DPI", 200)
+OCR_THREADS = env_int("OCR_THREADS", 1)
+OCR_MEMORY_MB = env_int("OCR_MEMORY_MB", 1536)
+OCR_TIME_LIMIT_S = env_int("OCR_TIME_LIMIT_S", 1800)
+if not 1 <= OCR_THREADS <= 4:
+    raise ImproperlyConfigured(f"OCR_THREADS must be 1 to 4, not {OCR_THREADS}")
 # More passages than this fail the document: each one costs an embedding.
 MAX_CHUNKS_PER_DOCUMENT = env_int("MAX_CHUNKS_PER_DOCUMENT", 50_000)
 CHUNK_TOKENS = env_int("CHUNK_TOKENS", 350)
@@ -531,6 +549,17 @@ SEARCH_TEXT_BUDGET = env_int("SEARCH_TEXT_BUDGET", 1000)
 # and weights 0.5 and 2.0 did no better), checked on the held-out half.
 SEARCH_TITLE_DOCUMENTS = env_int("SEARCH_TITLE_DOCUMENTS", 1)
 SEARCH_TITLE_WEIGHT = env_float("SEARCH_TITLE_WEIGHT", 1.0)
+# With VOYAGE_API_KEY, image documents (and, with MULTIMODAL_EMBED_PDF_PAGES,
+# every rendered PDF page) are embedded with this multimodal model in a space of
+# their own, searched beside the text space and fused with SEARCH_IMAGE_WEIGHT;
+# "" turns it off.
+MULTIMODAL_EMBEDDING_MODEL = env_str(
+    "MULTIMODAL_EMBEDDING_MODEL", "voyage-multimodal-3.5"
+)
+MULTIMODAL_EMBED_PDF_PAGES = env_bool("MULTIMODAL_EMBED_PDF_PAGES", False)
+# Pixels of the image sent to the multimodal model (Voyage counts ~560 a token).
+MULTIMODAL_MAX_PIXELS = env_int("MULTIMODAL_MAX_PIXELS", 1_000_000)
+SEARCH_IMAGE_WEIGHT = env_float("SEARCH_IMAGE_WEIGHT", 0.5)
 # Voyage rerank over the fused candidates, when VOYAGE_API_KEY is set; "" turns it off.
 RERANK_MODEL = env_str("RERANK_MODEL", "rerank-2.5")
 

@@ -58,6 +58,8 @@ class Result:
     # made, downloaded (files_api.Downloaded) and stored with the answer.
     code_runs: list[dict[str, Any]] = field(default_factory=list)
     code_outputs: list[Any] = field(default_factory=list)
+    # The image documents sent as image blocks: [{document_id, title}].
+    images_sent: list[dict[str, str]] = field(default_factory=list)
 
 
 # An answerer yields parts: ("segment", None) opens a segment, ("text", str)

@@ -17,7 +17,7 @@ from documents.remote.files import (
 )
 from search import claude, code_execution, web_fetch
 from search.citations import Part, Result, map_citation
-from search.prompting import Context, build_request, choose_context
+from search.prompting import Context, build_request, choose_context, images_in
 from search.retrieval import Hit
 
 
@@ -54,6 +54,9 @@ def claude_parts(
     """Stream Claude's answer over the context that fits, mapping each citation."""
     context = choose_context(hits)
     result.context_mode = context.mode
+    result.images_sent = [
+        {"document_id": str(d.id), "title": d.title} for d in images_in(context)
+    ]
     if code_plan is not None and not code_execution.upload_datasets(code_plan):
         code_plan = None
     try:
@@ -127,8 +130,10 @@ def _stream_with_reupload(
     Files whose stored expiry has passed go up again before the request; a 404
     (deleted, or `file_expired`) re-uploads the unusable ones and retries once.
     """
-    if context.mode == "files":
-        document_reupload_expired(documents=context.documents)
+    # Files mode sends every document's file; chunks mode only the images'.
+    document_reupload_expired(
+        documents=context.documents if context.mode == "files" else images_in(context)
+    )
 
     def open_stream() -> Iterator[dict[str, Any]]:
         request = build_request(question, context, history)

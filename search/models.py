@@ -99,6 +99,8 @@ class Answer(models.Model):
     # "stdout", "stderr", "return_code", "error_code", "file_ids"}, ...] in the
     # order it ran (search/code_execution.py); its files are AnswerArtifacts.
     code_runs = models.JSONField(default=list, blank=True)
+    # The images Claude was shown as image blocks: [{document_id, title}].
+    images_sent = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

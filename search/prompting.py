@@ -21,6 +21,9 @@ SYSTEM_PROMPT = (
 )
 # A rendered PDF page costs Claude about this many tokens beside its text.
 PDF_PAGE_TOKENS = 1500
+# An image block costs at most about this many (Claude scales images down to
+# about 1.15 megapixels, at roughly 750 pixels a token).
+IMAGE_TOKENS = 1600
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def document_tokens(document: Document) -> int:
     tokens = estimate_tokens(document.text)
     if document.is_pdf and document.file_id:
         tokens += PDF_PAGE_TOKENS * (document.pages or 1)
+    if document.is_image and document.file_id:
+        tokens += IMAGE_TOKENS
     return tokens
 
 
@@ -159,10 +164,24 @@ def piece_text(piece: Piece) -> str:
     return piece.hit.text[piece.start - offset : piece.end - offset]
 
 
+def image_block(document: Document) -> dict[str, Any]:
+    """The uploaded image itself, which Claude sees but cannot cite."""
+    return {"type": "image", "source": {"type": "file", "file_id": document.file_id}}
+
+
+def images_in(context: Context) -> list[Document]:
+    """The context's image documents that go as image blocks (uploaded ones)."""
+    return [d for d in context.documents if d.is_image and d.file_id]
+
+
 def file_block(document: Document) -> dict[str, Any]:
-    """A citable document block: the uploaded file, or the stored text inline."""
+    """A citable document block: the uploaded file, or the stored text inline.
+
+    An image's file is an image, never a document: its OCR text goes inline
+    beside its image block, so citations index into Cairn's text.
+    """
     source: dict[str, Any]
-    if document.file_id:
+    if document.file_id and not document.is_image:
         source = {"type": "file", "file_id": document.file_id}
     else:
         # Not uploaded (offline ingest, or too large for the Files API): send the
@@ -210,10 +229,15 @@ def blocks_for(context: Context) -> list[dict[str, Any]]:
     Whole files go as document blocks; retrieved chunks as search_result blocks
     (measured against custom-content documents in tests/search/test_chunk_shapes).
     """
+    blocks: list[dict[str, Any]] = []
     if context.mode == "files":
-        blocks = [file_block(d) for d in context.documents]
+        for document in context.documents:
+            if document.is_image and document.file_id:
+                blocks.append(image_block(document))
+            blocks.append(file_block(document))
     else:
-        blocks = [search_result_block(result) for result in context.results]
+        blocks = [image_block(d) for d in images_in(context)]
+        blocks += [search_result_block(result) for result in context.results]
     if blocks:
         blocks[-1]["cache_control"] = cache_control()
     return blocks

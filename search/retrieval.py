@@ -1,4 +1,4 @@
-"""Hybrid retrieval: pgvector HNSW and BM25 full-text search, fused by RRF."""
+"""Hybrid retrieval: pgvector HNSW, BM25 and the multimodal image space, by RRF."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import connection
 
 from documents.ingestion.spaces import get_embedder
-from documents.models import Chunk, EmbeddingSpace
+from documents.models import Chunk, EmbeddingSpace, ImageVector
+from documents.remote import multimodal
 from documents.remote.embeddings import OfflineEmbedder
 from documents.remote.reranking import get_reranker
 from project import metrics
@@ -142,6 +143,51 @@ def text_ids(
     ]
 
 
+_IMAGE_SQL = """
+SELECT chunk_id FROM documents_imagevector
+WHERE workspace_id = %s AND model = %s
+  AND (%s::uuid[] IS NULL OR document_id = ANY(%s::uuid[]))
+ORDER BY embedding <=> %s::vector
+LIMIT %s
+"""
+
+
+def image_ids(
+    workspace_id: int,
+    query: str,
+    limit: int,
+    document_ids: list[str] | None = None,
+) -> list[int]:
+    """Chunk ids of the images (and rendered pages) nearest to the query in the
+    multimodal space; [] without one, or in a workspace with no image vectors.
+
+    Exact, not through an index: a workspace holds few images, and the
+    query costs a Voyage call only where there is something to find.
+    """
+    if not multimodal.enabled():
+        return []
+    model = multimodal.model()
+    found = ImageVector.objects.filter(workspace_id=workspace_id, model=model)
+    if document_ids is not None:
+        found = found.filter(document_id__in=document_ids)
+    if not found.exists():
+        return []
+    vector = multimodal.embedder().embed_query(query)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _IMAGE_SQL,
+            [
+                workspace_id,
+                model,
+                document_ids,
+                document_ids,
+                vector_literal(vector),
+                limit,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def fuse(
     rankings: list[list[int]],
     *,
@@ -204,6 +250,11 @@ def hybrid_ids(
         # filing names neither, and every other year's filing has that page.
         rankings.append([chunk_id for chunk_id, _ in titled])
         weights.append(float(settings.SEARCH_TITLE_WEIGHT))
+    # Image documents by their multimodal vectors (empty without that space).
+    images = image_ids(workspace_id, query, limit, document_ids)
+    if images:
+        rankings.append(images)
+        weights.append(float(settings.SEARCH_IMAGE_WEIGHT))
     return fuse(rankings, k=int(settings.SEARCH_RRF_K), weights=weights)
 
 

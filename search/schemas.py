@@ -138,6 +138,13 @@ class ArtifactOut(BaseModel):
     url: str = Field(description="The signed-in page that serves it.")
 
 
+class ImageSentOut(BaseModel):
+    """An image document Claude was shown as an image block (it cannot cite one)."""
+
+    document_id: str
+    title: str
+
+
 class AnswerOut(BaseModel):
     """A stored answer with its citations, usage and cost."""
 
@@ -156,6 +163,10 @@ class AnswerOut(BaseModel):
     web_fetches: list[WebFetchOut]
     code_runs: list[CodeRunOut]
     artifacts: list[ArtifactOut]
+    images_sent: list[ImageSentOut] = Field(
+        default_factory=list,
+        description="Image documents sent to Claude as image blocks.",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -189,6 +200,7 @@ class AnswerOut(BaseModel):
                     }
                     for a in answer.artifacts.all()
                 ],
+                "images_sent": answer.images_sent,
             }
         )
 

@@ -78,6 +78,7 @@ def answer_store(
             latency_ms=latency_ms,
             web_fetches=result.web_fetches,
             code_runs=result.code_runs,
+            images_sent=result.images_sent,
             context_mode=result.context_mode,
             cost_usd=answer_cost(result.model, result.usage),
             **result.usage,

@@ -136,7 +136,7 @@ def passage(citation: Citation) -> dict[str, Any]:
     text = document.text
     start = citation.start_char or 0
     end = citation.end_char if citation.end_char is not None else start
-    if document.is_pdf and citation.start_page and document.page_starts:
+    if document.sends_original and citation.start_page and document.page_starts:
         # The whole extracted page beside the rendered one.
         starts = document.page_starts
         left = starts[citation.start_page - 1]
@@ -147,7 +147,8 @@ def passage(citation: Citation) -> dict[str, Any]:
         right = min(len(text), end + CONTEXT_CHARS)
     return {
         "citation": citation,
-        "before": ("…" if left > 0 and not document.is_pdf else "") + text[left:start],
+        "before": ("…" if left > 0 and not document.sends_original else "")
+        + text[left:start],
         "cited": text[start:end],
         "after": text[end:right] + ("…" if right < len(text) else ""),
         "pages": list(
@@ -156,7 +157,7 @@ def passage(citation: Citation) -> dict[str, Any]:
                 (citation.end_page or citation.start_page or -1) + 1,
             )
         )
-        if document.is_pdf and citation.start_page
+        if document.sends_original and citation.start_page
         else [],
     }
 

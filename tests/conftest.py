@@ -19,7 +19,7 @@ from django.test import Client
 from documents.api_auth import token_create
 from documents.ingestion.pipeline import document_ingest
 from documents.models import Document
-from documents.remote import embeddings, files_api, reranking
+from documents.remote import embeddings, files_api, multimodal, reranking
 from documents.services import document_create, workspace_default_for_user
 from tests.factories import make_user
 from tests.fakes.anthropic import FakeAnthropic
@@ -51,6 +51,7 @@ def _offline(settings: Any, tmp_path: Any) -> Iterator[None]:
     embeddings.forget_clients()
     reranking.forget_clients()
     files_api.forget_clients()
+    multimodal.forget_clients()
 
 
 @pytest.fixture

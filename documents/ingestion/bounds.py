@@ -37,6 +37,24 @@ class Bounds:
     html_max_depth: int = 512
     # A rendered PDF page image: at most this many pixels.
     render_max_pixels: int = 4_000_000
+    # An image document: its declared pixels (width x height); more is refused
+    # as a decompression bomb before any pixel is decoded.
+    image_max_pixels: int = 40_000_000
+    # OCR (documents.ingestion.ocr): on or off, a PDF page with fewer characters
+    # of text layer than this is OCRed, at this resolution, with this many
+    # ONNX Runtime threads, in an address space of at most ocr_memory_mb and
+    # at most ocr_time_s CPU (and wall-clock) seconds for the whole document.
+    ocr_enabled: int = 1
+    ocr_min_page_chars: int = 20
+    ocr_dpi: int = 200
+    ocr_threads: int = 1
+    ocr_memory_mb: int = 1536
+    ocr_time_s: int = 1800
+
+    @property
+    def wall_s(self) -> int:
+        """The child's time limit: the OCR budget where OCR may run."""
+        return max(self.time_s, self.ocr_time_s) if self.ocr_enabled else self.time_s
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)
@@ -62,6 +80,13 @@ SETTINGS = {
     "xlsx_max_cells": "XLSX_MAX_CELLS",
     "html_max_depth": "HTML_MAX_DEPTH",
     "render_max_pixels": "PAGE_IMAGE_MAX_PIXELS",
+    "image_max_pixels": "IMAGE_MAX_PIXELS",
+    "ocr_enabled": "OCR_ENABLED",
+    "ocr_min_page_chars": "OCR_MIN_PAGE_CHARS",
+    "ocr_dpi": "OCR_DPI",
+    "ocr_threads": "OCR_THREADS",
+    "ocr_memory_mb": "OCR_MEMORY_MB",
+    "ocr_time_s": "OCR_TIME_LIMIT_S",
 }
 
 

@@ -24,9 +24,15 @@ PROGRESS = "progress"
 
 def _limit(bounds: Bounds) -> None:
     memory = bounds.memory_mb * 1048576
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    # The CPU limit sends SIGXCPU, then SIGKILL five seconds later.
-    resource.setrlimit(resource.RLIMIT_CPU, (bounds.time_s, bounds.time_s + 5))
+    # OCR (ONNX Runtime and its models) may raise the soft limit up to the hard
+    # one, OCR_MEMORY_MB, just before it loads (documents.ingestion.ocr); every
+    # parser keeps EXTRACT_MEMORY_MB.
+    ocr = bounds.ocr_memory_mb * 1048576 if bounds.ocr_enabled else 0
+    resource.setrlimit(resource.RLIMIT_AS, (memory, max(memory, ocr)))
+    # The CPU limit sends SIGXCPU, then SIGKILL five seconds later; OCR lifts
+    # the soft limit to OCR_TIME_LIMIT_S as it does the memory one.
+    cpu = bounds.wall_s
+    resource.setrlimit(resource.RLIMIT_CPU, (bounds.time_s, cpu + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -55,12 +61,16 @@ def _run(
     job: dict[str, Any], bounds: Bounds, data: bytes
 ) -> tuple[dict[str, Any], bytes]:
     # The parsers load only now, inside the memory and CPU limits set above.
-    from documents.ingestion import extraction, pdf
+    from documents.ingestion import extraction, images, pdf
 
     if job["kind"] == "render":
-        png = pdf.render_page(
-            data, int(job["page"]), max_pixels=bounds.render_max_pixels
-        )
+        max_pixels = int(job.get("max_pixels") or bounds.render_max_pixels)
+        if job.get("mime_type") in images.IMAGE_TYPES:
+            png = images.render(
+                data, job["mime_type"], max_pixels=max_pixels, bounds=bounds
+            )
+        else:
+            png = pdf.render_page(data, int(job["page"]), max_pixels=max_pixels)
         return {"ok": True}, png
     extracted = extraction.extract(
         data, job["mime_type"], on_page=_progress, bounds=bounds
@@ -71,6 +81,8 @@ def _run(
         "page_starts": extracted.page_starts,
         "metadata_title": extracted.metadata_title,
         "heading": extracted.heading,
+        "ocr_pages": extracted.ocr_pages,
+        "unreadable_pages": extracted.unreadable_pages,
     }
     return header, extracted.text.encode("utf-8", errors="surrogatepass")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import charset_normalizer
 
-from documents.ingestion import formats, kinds, pdf, sheets
+from documents.ingestion import formats, images, kinds, pdf, sheets
 from documents.ingestion.bounds import Bounds
 from documents.ingestion.html_text import bom_encoding, html_to_text
 
@@ -36,7 +36,8 @@ TEXT_EXTENSIONS = {
     ".htm": HTML,
 }
 SUPPORTED_DESCRIPTION = (
-    "PDF, Word (.docx), Excel (.xlsx), HTML, CSV, plain text or Markdown"
+    "PDF, Word (.docx), Excel (.xlsx), HTML, CSV, plain text, Markdown or images "
+    "(PNG, JPEG, GIF, WebP)"
 )
 
 
@@ -85,6 +86,9 @@ class Extracted:
     # largest text: inputs to the title search reads (ingestion.titles).
     metadata_title: str = ""
     heading: str = ""
+    # Pages (1-based) whose text came from OCR, and pages OCR found no text on.
+    ocr_pages: list[int] = field(default_factory=list)
+    unreadable_pages: list[int] = field(default_factory=list)
 
     @property
     def pages(self) -> int | None:
@@ -99,6 +103,9 @@ def detect_mime_type(filename: str, head: bytes) -> str:
     flavours (plain, Markdown, CSV). `head` may be the whole file or its start.
     """
     extension = PurePath(filename).suffix.lower()
+    image = images.sniff(head)
+    if image is not None:
+        return image
     if head.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-" or head[:1024].find(b"%PDF-") >= 0:
         return PDF
     if extension == ".pdf":
@@ -206,6 +213,14 @@ def extract(
             )
         )
         if not read.text.strip():
+            if read.unreadable_pages:
+                count = len(read.page_starts)
+                raise ExtractionError(
+                    f"No text could be recognised in the PDF: OCR read its {count} "
+                    f"page{'s' if count != 1 else ''} and found none (blank, too "
+                    "faint, or handwriting).",
+                    kind=kinds.NO_TEXT_RECOGNISED,
+                )
             raise ExtractionError(
                 "The PDF has no text layer (it may be scanned images); "
                 "run it through OCR and upload the result.",
@@ -217,7 +232,11 @@ def extract(
             page_starts=read.page_starts,
             metadata_title=read.metadata_title,
             heading=read.heading,
+            ocr_pages=read.ocr_pages,
+            unreadable_pages=read.unreadable_pages,
         )
+    if mime_type in images.IMAGE_TYPES:
+        return _image(data, mime_type, bounds)
     if mime_type in (TEXT, MARKDOWN, CSV):
         return _extracted(decode_text(data), mime_type, bounds)
     if mime_type == DOCX:
@@ -230,6 +249,27 @@ def extract(
         text = _from_format(lambda: sheets.xlsx_text(data, bounds))
         return _extracted(text, mime_type, bounds)
     raise ExtractionError(f"Unsupported file type {mime_type}.", kind=kinds.UNSUPPORTED)
+
+
+def _image(data: bytes, mime_type: str, bounds: Bounds) -> Extracted:
+    """An image is a one-page document whose text is its OCR text."""
+    text, found = _from_format(
+        lambda: images.image_text(data, mime_type, bounds=bounds)
+    )
+    if not bounds.ocr_enabled:
+        raise ExtractionError(
+            "Images are read by OCR, which is turned off here (OCR_ENABLED=0)."
+        )
+    if not found:
+        raise ExtractionError(
+            "No text could be recognised in the image: OCR found none (a photo, "
+            "or text too small or faint). Cairn finds images by their text.",
+            kind=kinds.NO_TEXT_RECOGNISED,
+        )
+    extracted = _extracted(text, mime_type, bounds)
+    extracted.page_starts = [0]
+    extracted.ocr_pages = [1]
+    return extracted
 
 
 def _from_format(read: Callable[[], Any]) -> Any:

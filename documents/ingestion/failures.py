@@ -49,6 +49,12 @@ KINDS = {
             retryable=False,
         ),
         Kind(
+            kinds.NO_TEXT_RECOGNISED,
+            "No text could be recognised in this file: OCR read it and found "
+            "none. The scan or image may be blank, too faint, or handwriting.",
+            retryable=False,
+        ),
+        Kind(
             kinds.EMPTY,
             "This file has no text to search.",
             retryable=False,

@@ -11,6 +11,8 @@ from __future__ import annotations
 DAMAGED = "damaged"
 ENCRYPTED = "encrypted"
 SCANNED = "scanned"
+# OCR read a scan or an image and found no text.
+NO_TEXT_RECOGNISED = "no_text_recognised"
 EMPTY = "empty"
 UNSUPPORTED = "unsupported"
 # Extraction's own words are shown: a bound the file passes (pages, size,

@@ -14,7 +14,7 @@ import math
 import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -44,6 +44,9 @@ class PdfText:
     # largest text: inputs to the title search reads (ingestion.titles).
     metadata_title: str = ""
     heading: str = ""
+    # Pages (1-based) whose text came from OCR, and pages OCR found nothing on.
+    ocr_pages: list[int] = field(default_factory=list)
+    unreadable_pages: list[int] = field(default_factory=list)
 
 
 def check_streams(data: bytes, *, max_bytes: int) -> None:
@@ -135,9 +138,21 @@ def pdf_text(
         heading = _first_page_heading(pdf)
         parts: list[str] = []
         page_starts: list[int] = []
+        ocr_pages: list[int] = []
+        unreadable: list[int] = []
         offset = 0
         for index in range(total):
             page_text = normalise(_page_text(pdf, index, bounds)).strip("\n")
+            if (
+                bounds.ocr_enabled
+                and len(page_text.strip()) < bounds.ocr_min_page_chars
+            ):
+                recognised = normalise(_ocr_page(pdf, index, bounds)).strip("\n")
+                if recognised.strip():
+                    page_text = recognised
+                    ocr_pages.append(index + 1)
+                else:
+                    unreadable.append(index + 1)
             if index:
                 parts.append("\n\n")
                 offset += 2
@@ -153,7 +168,9 @@ def pdf_text(
                 on_page(index + 1, total)
     finally:
         pdf.close()
-    return PdfText("".join(parts), page_starts, metadata_title, heading)
+    return PdfText(
+        "".join(parts), page_starts, metadata_title, heading, ocr_pages, unreadable
+    )
 
 
 def _first_page_heading(pdf: Any) -> str:
@@ -202,6 +219,25 @@ def _page_text(pdf: Any, index: int, bounds: Bounds) -> str:
     finally:
         textpage.close()
         page.close()
+
+
+def _ocr_page(pdf: Any, index: int, bounds: Bounds) -> str:
+    """A page without a text layer, rendered at OCR_DPI (within the pixel bound) and
+    read by OCR."""
+    # Imported here: ONNX Runtime loads only for a PDF that needs OCR.
+    from documents.ingestion import ocr
+
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        scale = min(
+            bounds.ocr_dpi / 72,
+            math.sqrt(bounds.render_max_pixels / max(width * height, 1.0)),
+        )
+        picture = page.render(scale=scale, grayscale=False).to_pil()
+    finally:
+        page.close()
+    return ocr.recognise(picture, bounds=bounds)
 
 
 def render_page(

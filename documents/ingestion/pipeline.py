@@ -28,6 +28,7 @@ from documents.ingestion import (
     titles,
 )
 from documents.ingestion.fetch import fetch_snapshot
+from documents.ingestion.image_vectors import image_vectors_embed, image_vectors_store
 from documents.ingestion.locks import document_lock
 from documents.ingestion.sandbox import extract_bounded
 from documents.models import Chunk, Document, EmbeddingSpace
@@ -170,6 +171,8 @@ def _extract(document: Document) -> extraction.Extracted:
     document.text = extracted.text
     document.page_starts = extracted.page_starts
     document.pages = extracted.pages
+    document.ocr_pages = extracted.ocr_pages
+    document.unreadable_pages = extracted.unreadable_pages
     document.search_title = titles.search_title(
         title=document.title,
         metadata_title=extracted.metadata_title,
@@ -177,7 +180,15 @@ def _extract(document: Document) -> extraction.Extracted:
         text=extracted.text,
     )
     document.save(
-        update_fields=["text", "page_starts", "pages", "search_title", "updated"]
+        update_fields=[
+            "text",
+            "page_starts",
+            "pages",
+            "ocr_pages",
+            "unreadable_pages",
+            "search_title",
+            "updated",
+        ]
     )
     return extracted
 
@@ -222,6 +233,12 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
         for spec, text in zip(specs, texts, strict=True)
     ]
     progress("embedding", 0, len(texts), force=True, unit="chunk")
+    try:
+        pictures = image_vectors_embed(document=document, extracted=extracted)
+    except Exception as exc:
+        if transient(exc):
+            raise TransientError(str(exc)) from exc
+        raise
     embed_started = time.monotonic()
 
     def store(
@@ -232,6 +249,7 @@ def _index(document: Document, extracted: extraction.Extracted | None) -> None:
         active = next(space for space in live if space.status == "active")
         with metrics.stage("store"):
             _store_chunks(document, specs, texts, vectors, active.model, search_title)
+            image_vectors_store(document=document, embedded=pictures)
         metrics.ingested(pages=document.pages or 0, chunks=len(specs))
 
     try:

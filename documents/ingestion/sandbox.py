@@ -13,6 +13,7 @@ the parent's size across the fork) is logged for every run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from documents.ingestion import child, kinds
+from documents.ingestion import child, images, kinds
 from documents.ingestion.bounds import Bounds
-from documents.ingestion.extraction import Extracted, ExtractionError
+from documents.ingestion.extraction import PDF, Extracted, ExtractionError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 _GRACE_S = 5
 _POLL_S = 0.02
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME")
+# OpenMP and BLAS pools (OpenCV, NumPy) stay at one thread: each thread reserves
+# address space under the child's RLIMIT_AS, and the workers share the cores.
+_ENV_FIXED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 Source = bytes | IO[bytes]
 
@@ -61,7 +65,8 @@ class ChildRun:
 
 def child_environment() -> dict[str, str]:
     """The child's environment: locale and paths only, never the worker's secrets."""
-    return {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    kept = {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    return kept | _ENV_FIXED
 
 
 def extract_bounded(
@@ -72,6 +77,10 @@ def extract_bounded(
     on_page: Callable[[int, int], None] | None = None,
 ) -> Extracted:
     """extraction.extract in a limited child; ExtractionError on any failure."""
+    if mime_type != PDF and mime_type not in images.IMAGE_TYPES:
+        # Only scans and images are OCRed: every other format keeps the
+        # smaller memory and time limits throughout.
+        bounds = dataclasses.replace(bounds, ocr_enabled=0)
     run = run_child(
         {"kind": "extract", "mime_type": mime_type}, source, bounds, on_page
     )
@@ -83,12 +92,30 @@ def extract_bounded(
         page_starts=list(run.header["page_starts"]),
         metadata_title=str(run.header.get("metadata_title") or ""),
         heading=str(run.header.get("heading") or ""),
+        ocr_pages=[int(page) for page in run.header.get("ocr_pages") or []],
+        unreadable_pages=[
+            int(page) for page in run.header.get("unreadable_pages") or []
+        ],
     )
 
 
-def render_bounded(source: Source, page_number: int, *, bounds: Bounds) -> bytes:
-    """One PDF page as PNG, rendered in a limited child; ExtractionError if not."""
-    run = run_child({"kind": "render", "page": page_number}, source, bounds, None)
+def render_bounded(
+    source: Source,
+    page_number: int,
+    *,
+    bounds: Bounds,
+    mime_type: str = "application/pdf",
+    max_pixels: int | None = None,
+) -> bytes:
+    """One PDF page, or an image, as PNG within max_pixels (PAGE_IMAGE_MAX_PIXELS),
+    rendered in a limited child; ExtractionError if not."""
+    job = {
+        "kind": "render",
+        "page": page_number,
+        "mime_type": mime_type,
+        "max_pixels": max_pixels or bounds.render_max_pixels,
+    }
+    run = run_child(job, source, dataclasses.replace(bounds, ocr_enabled=0), None)
     if not run.ok:
         raise ExtractionError(run.error, kind=run.failure_kind)
     return run.payload
@@ -115,7 +142,7 @@ def run_child(
         )
         try:
             status, polled_kb, timed_out, tail = _wait(
-                process, stderr, started + bounds.time_s + _GRACE_S, on_progress
+                process, stderr, started + bounds.wall_s + _GRACE_S, on_progress
             )
         except BaseException:
             # The task's soft time limit, a shutdown: never leave the child behind.
@@ -238,13 +265,22 @@ def _failure(
     page shows the reason (the limit, in words); a crash of the parser is
     `internal`, as its text is a traceback's, not a person's.
     """
+    limit = f"{bounds.time_s} seconds"
+    if bounds.wall_s > bounds.time_s:
+        limit += f" ({bounds.wall_s} seconds once it reads text by OCR)"
     too_slow = (
-        f"Reading this file took longer than {bounds.time_s} seconds, the limit "
-        "for one document; it may be damaged or built to exhaust the server."
+        f"Reading this file took longer than {limit}, the limit for one "
+        "document; it may be damaged or built to exhaust the server."
+    )
+    ocr = (
+        f" ({bounds.ocr_memory_mb} MB once it reads text by OCR)"
+        if bounds.ocr_enabled and bounds.ocr_memory_mb > bounds.memory_mb
+        else ""
     )
     too_big = (
-        f"Reading this file needed more than {bounds.memory_mb} MB of memory, the "
-        "limit for one document; it may be damaged or built to exhaust the server."
+        f"Reading this file needed more than {bounds.memory_mb} MB of memory{ocr}, "
+        "the limit for one document; it may be damaged or built to exhaust the "
+        "server."
     )
     if timed_out:
         return too_slow, kinds.UNREADABLE

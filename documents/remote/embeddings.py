@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +57,28 @@ CONTEXT_DOCUMENT_TOKENS = 32_000
 # Letter runs, digit runs and marks apart: tokenizers split "word12x345" into
 # several tokens, and counting it as one word under-filled nothing but
 # over-filled batches of identifiers (found by the fake's own, stricter count).
+T = TypeVar("T")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
+
+
+def voyage_call(operation: Callable[[], T], api: str = "voyage_embed") -> T:
+    """Run one Voyage request, retrying transient errors (EMBED_MAX_RETRIES) with
+    the one backoff (documents.remote.errors).
+
+    Each attempt is one outside call in the metrics (errors.outside_call).
+    """
+    attempt = 0
+    while True:
+        try:
+            with outside_call(api):
+                return operation()
+        except Exception as exc:
+            if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
+                raise
+            time.sleep(
+                backoff_delay(attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0)
+            )
+            attempt += 1
 
 
 class Embedder(Protocol):
@@ -266,25 +287,6 @@ class OfflineEmbedder:
         return self._vector(text, idf)
 
 
-def _with_retries(call: Callable[[], list[list[float]]]) -> list[list[float]]:
-    """call(), retrying what errors.transient calls passing, with its backoff.
-
-    Each attempt is one outside call in the metrics (errors.outside_call).
-    """
-    attempt = 0
-    while True:
-        try:
-            with outside_call("voyage_embed"):
-                return call()
-        except Exception as exc:
-            if not transient(exc) or attempt >= settings.EMBED_MAX_RETRIES:
-                raise
-            time.sleep(
-                backoff_delay(attempt, base=float(settings.EMBED_BACKOFF_S), cap=60.0)
-            )
-            attempt += 1
-
-
 def _run_batches(
     batches: Sequence[Any],
     embed: Callable[[Any], list[list[float]]],
@@ -323,17 +325,16 @@ class VoyageEmbedder:
         )
 
     def _embed(self, texts: list[str], input_type: str) -> list[list[float]]:
-        def call() -> list[list[float]]:
-            result = self._client.embed(
+        result = voyage_call(
+            lambda: self._client.embed(
                 texts,
                 model=self.name,
                 input_type=input_type,
                 truncation=True,
                 output_dimension=self.dimensions,
             )
-            return [list(map(float, vector)) for vector in result.embeddings]
-
-        return _with_retries(call)
+        )
+        return [list(map(float, vector)) for vector in result.embeddings]
 
     def embed_documents(
         self,
@@ -439,7 +440,7 @@ class VoyageContextualEmbedder(VoyageEmbedder):
                 for vector in document.embeddings
             ]
 
-        return _with_retries(call)
+        return voyage_call(call)
 
     def embed_documents(
         self,

@@ -50,8 +50,8 @@ def files_api_pause_clear() -> None:
 
 
 def upload_payload(document: Document) -> bytes:
-    """What goes up: the PDF itself, or the stored text every offset indexes."""
-    if document.is_pdf:
+    """What goes up: the PDF or image itself, or the stored text offsets index."""
+    if document.sends_original:
         with document.original.open("rb") as handle:
             return bytes(handle.read())
     return document.text.encode()
@@ -111,7 +111,7 @@ def _adopt_earlier_upload(document: Document, size: int) -> files_api.RemoteFile
     if started is None:
         return None
     name = files_api.remote_filename(
-        document.original_name, as_text=not document.is_pdf
+        document.original_name, as_text=not document.sends_original
     )
     owned = set(Document.objects.exclude(file_id="").values_list("file_id", flat=True))
     found = [

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import anthropic
 from django.conf import settings
 
+from documents.models import IMAGE_TYPES
 from documents.remote.errors import (
     backoff_delay,
     outside_call,
@@ -145,10 +146,11 @@ class RemoteFile:
 def upload(*, original_name: str, data: bytes, mime_type: str) -> RemoteFile:
     """Upload a file; return its id and, with FILES_API_EXPIRES_IN_S, its expiry.
 
-    PDFs go up as PDFs (page citations); everything else goes up as the
-    extracted UTF-8 text, so char_location citations index into Cairn's text.
+    PDFs go up as PDFs (page citations) and images as images (image blocks);
+    everything else goes up as the extracted UTF-8 text, so char_location
+    citations index into Cairn's text.
     """
-    as_text = mime_type != "application/pdf"
+    as_text = mime_type != "application/pdf" and mime_type not in IMAGE_TYPES
     name = remote_filename(original_name, as_text=as_text)
     lifetime = settings.FILES_API_EXPIRES_IN_S
     extra: dict[str, Any] = {} if lifetime is None else {"expires_in_seconds": lifetime}

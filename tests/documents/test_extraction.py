@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from documents.ingestion import extraction
+from documents.ingestion.bounds import Bounds
 from tests.pdfs import make_pdf
 
 
@@ -80,6 +81,11 @@ def test_an_encrypted_pdf_fails_with_that_reason(tmp_path: object) -> None:
 
 def test_a_pdf_without_text_fails_with_that_reason() -> None:
     with pytest.raises(extraction.ExtractionError, match="no text layer"):
+        extraction.extract(make_pdf([[]]), extraction.PDF, bounds=Bounds(ocr_enabled=0))
+
+
+def test_a_blank_pdf_is_ocred_and_fails_saying_nothing_was_recognised() -> None:
+    with pytest.raises(extraction.ExtractionError, match="OCR read its 1 page and"):
         extraction.extract(make_pdf([[]]), extraction.PDF)
 
 

@@ -47,7 +47,8 @@ def _broken_docx() -> bytes:
         ("zero-pages.pdf", b"%PDF-1.4\n%%EOF\n", "damaged"),
         ("truncated.pdf", make_pdf([["x"]])[:200], "damaged"),
         ("locked.pdf", _encrypted_pdf(), "encrypted"),
-        ("scan.pdf", make_pdf([[]]), "scanned"),
+        # Pages without text are OCRed now: a blank one has nothing to read.
+        ("scan.pdf", make_pdf([[]]), "no_text_recognised"),
         ("blank.md", b"   \n\n  ", "empty"),
         ("broken.docx", _broken_docx(), "damaged"),
     ],

@@ -314,7 +314,8 @@ def relevance(query: str, document: str) -> float:
 
 
 class FakeVoyage(FakeHTTPServer):
-    """Fake Voyage API: embeddings, contextualized embeddings and rerank (POST)."""
+    """Fake Voyage API (POST): /v1/embeddings, /v1/contextualizedembeddings,
+    /v1/multimodalembeddings, /v1/rerank."""
 
     api_keys: set[str] | None
 
@@ -345,6 +346,8 @@ class FakeVoyage(FakeHTTPServer):
             "/v1/embeddings": self._embeddings,
             "/v1/contextualizedembeddings": self._contextualized_embeddings,
             "/v1/rerank": self._rerank,
+            # In its own module (tests/fakes/voyage_multimodal.py).
+            "/v1/multimodalembeddings": _multimodal_embeddings,
         }
         handler = handlers.get(incoming.path)
         if handler is None:
@@ -670,6 +673,13 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise _bad(f"Value of '{name}' must be a boolean.")
     return value
+
+
+def _multimodal_embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: that module builds on this one's errors and vectors.
+    from tests.fakes.voyage_multimodal import multimodal_embeddings
+
+    return multimodal_embeddings(body)
 
 
 def main(argv: list[str] | None = None) -> None:
