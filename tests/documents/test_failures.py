@@ -169,22 +169,23 @@ def test_the_kind_is_the_raisers_never_the_wording(
 
 
 @pytest.mark.parametrize(
-    ("data", "kind"),
+    ("data", "ocr", "kind"),
     [
-        (b"%PDF-1.4\n%%EOF\n", kinds.DAMAGED),
-        (_encrypted_pdf(), kinds.ENCRYPTED),
-        (make_pdf([[]]), kinds.SCANNED),
+        (b"%PDF-1.4\n%%EOF\n", True, kinds.DAMAGED),
+        (_encrypted_pdf(), True, kinds.ENCRYPTED),
+        (make_pdf([[]]), True, kinds.NO_TEXT_RECOGNISED),
+        (make_pdf([[]]), False, kinds.SCANNED),
     ],
 )
 def test_the_kind_crosses_the_extraction_childs_boundary(
-    data: bytes, kind: str
+    data: bytes, ocr: bool, kind: str
 ) -> None:
     from documents.ingestion.bounds import Bounds
     from documents.ingestion.extraction import PDF, ExtractionError
     from documents.ingestion.sandbox import extract_bounded
 
     with pytest.raises(ExtractionError) as raised:
-        extract_bounded(data, PDF, bounds=Bounds())
+        extract_bounded(data, PDF, bounds=Bounds(ocr_enabled=ocr))
     assert raised.value.kind == kind
 
 
