@@ -79,10 +79,21 @@ def test_a_corrupt_pdf_fails_with_a_reason_and_spares_the_others(user: Any) -> N
     assert good.chunks.count() > 0
 
 
-def test_an_image_only_pdf_fails_with_that_reason(user: Any) -> None:
+def test_an_image_only_pdf_fails_with_that_reason(user: Any, settings: Any) -> None:
+    settings.OCR_ENABLED = False
     document = ingested(user, "scan.pdf", make_pdf([[], []]))
     assert document.status == Document.Status.FAILED
     assert "no text layer" in document.error
+    assert document.failure_kind == "scanned"
+
+
+def test_a_blank_pdf_is_ocred_and_fails_saying_nothing_was_recognised(
+    user: Any,
+) -> None:
+    document = ingested(user, "scan.pdf", make_pdf([[], []]))
+    assert document.status == Document.Status.FAILED
+    assert "OCR read its 2 pages and found none" in document.error
+    assert document.failure_kind == "no_text_recognised"
 
 
 def test_a_duplicate_upload_is_reported_not_reingested(user: Any) -> None:
