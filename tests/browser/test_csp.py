@@ -7,8 +7,9 @@ from typing import Any
 from playwright.sync_api import expect
 
 from documents.models import Document
+from tests.browser import log_in
 from tests.conftest import HANDBOOK, ingested
-from tests.factories import PASSWORD, make_user
+from tests.factories import make_user
 
 
 def _watch(page: Any) -> list[str]:
@@ -40,9 +41,7 @@ def test_main_pages_work_under_the_policy_with_no_violation(page: Any) -> None:
     problems = _watch(page)
 
     page.goto("/documents/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, user.username)
     expect(page.locator('[data-role="status"]').first).to_have_text("ready")
 
     page.click("text=Ask")

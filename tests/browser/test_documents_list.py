@@ -11,14 +11,9 @@ from playwright.sync_api import expect
 from documents.models import Document
 from documents.services import workspace_default_for_user
 from search.api import MAX_QUESTION_CHARS
+from tests.browser import log_in
 from tests.conftest import HANDBOOK, ingested
-from tests.factories import PASSWORD, make_documents, make_user
-
-
-def _log_in(page: Any, username: str) -> None:
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+from tests.factories import make_documents, make_user
 
 
 def _inside(inner: Any, outer: Any) -> bool:
@@ -47,7 +42,7 @@ def test_the_list_of_500_documents_pages_filters_and_updates_itself(
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto("/documents/")
-    _log_in(page, user.username)
+    log_in(page, user.username)
     rows = page.locator("#documents tbody tr[data-id]")
     expect(rows).to_have_count(50)
     expect(page.locator("#count")).to_have_text("1–50 of 500 documents")
@@ -106,7 +101,7 @@ def test_a_long_question_is_never_cut_and_survives_a_refusal(page: Any) -> None:
     user = make_user()
     ingested(user, "handbook.md", HANDBOOK.encode())
     page.goto("/ask/")
-    _log_in(page, user.username)
+    log_in(page, user.username)
     box = page.locator("textarea[name=question]")
     question = "How many days of paid vacation? " + "Context. " * 500
     assert len(question) > MAX_QUESTION_CHARS

@@ -8,8 +8,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.browser import log_in
 from tests.conftest import HANDBOOK
-from tests.factories import PASSWORD, make_user
+from tests.factories import make_user
 
 
 def test_upload_ask_and_open_a_citation(
@@ -20,9 +21,7 @@ def test_upload_ask_and_open_a_citation(
     handbook.write_text(HANDBOOK, encoding="utf-8")
 
     page.goto("/documents/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, user.username)
     expect(page.locator("h1")).to_contain_text("workspace")
     expect(page.locator(".badge.warn").first).to_contain_text("Offline")
 

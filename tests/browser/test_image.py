@@ -8,7 +8,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, make_user
+from tests.browser import log_in
+from tests.factories import make_user
 from tests.images import image_file
 
 LINES = ["Invoice 4471 from Harbour Freight", "Total due 1,250 euros by 30 June"]
@@ -22,9 +23,7 @@ def test_upload_an_image_and_ask_about_its_text(
     picture.write_bytes(image_file(LINES))
 
     page.goto("/documents/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, user.username)
     expect(page.locator("h1")).to_contain_text("workspace")
 
     page.set_input_files("input[type=file]", str(picture))

@@ -8,7 +8,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, make_user
+from tests.browser import log_in
+from tests.factories import make_user
 from tests.sheets import OFFICES, xlsx_bytes
 
 
@@ -20,9 +21,7 @@ def test_upload_a_workbook_and_ask_about_a_row_of_its_second_sheet(
     workbook.write_bytes(xlsx_bytes(OFFICES))
 
     page.goto("/documents/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, user.username)
     expect(page.locator("h1")).to_contain_text("workspace")
 
     page.set_input_files("input[type=file]", str(workbook))

@@ -7,14 +7,9 @@ from typing import Any
 from playwright.sync_api import expect
 
 from documents.models import Membership
+from tests.browser import log_in
 from tests.conftest import HANDBOOK, ingested
 from tests.factories import PASSWORD, make_user
-
-
-def _log_in(page: Any, username: str) -> None:
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_admin_invites_a_viewer_who_asks_and_cannot_upload(page: Any) -> None:
@@ -22,7 +17,7 @@ def test_admin_invites_a_viewer_who_asks_and_cannot_upload(page: Any) -> None:
     ingested(admin, "handbook.md", HANDBOOK.encode())
 
     page.goto("/documents/")
-    _log_in(page, admin.username)
+    log_in(page, admin.username)
     expect(page.locator("form.upload")).to_be_visible()
     page.click("nav >> text=Members")
     page.fill("form.invite input[name=email]", "vera@example.com")

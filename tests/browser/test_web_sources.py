@@ -7,7 +7,8 @@ from typing import Any
 from playwright.sync_api import expect
 
 from documents.services import workspace_default_for_user
-from tests.factories import PASSWORD, make_user
+from tests.browser import log_in
+from tests.factories import make_user
 from tests.webserver import LocalWeb
 
 PAGE = (
@@ -27,9 +28,7 @@ def test_paste_a_url_and_watch_it_become_a_document(
     url = local_web.page("/onboarding", PAGE)
 
     page.goto("/documents/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, user.username)
 
     page.fill("textarea[name=urls]", url + "\nftp://example.com/file")
     page.click("form.add-urls button[type=submit]")

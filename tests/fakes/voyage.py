@@ -385,28 +385,7 @@ class FakeVoyage(FakeHTTPServer):
         if input_type not in (None, "query", "document"):
             raise _bad("Value of 'input_type' must be None, 'query' or 'document'.")
         truncation = _flag(body, "truncation")
-        dimension = body.get("output_dimension")
-        if dimension is None:
-            dimension = model.default_dimension
-        if isinstance(dimension, bool) or not isinstance(dimension, int):
-            raise _bad("Value of 'output_dimension' must be an integer.")
-        if dimension not in model.dimensions:
-            allowed = ", ".join(str(d) for d in model.dimensions)
-            raise _bad(
-                f"Value of 'output_dimension' must be one of {allowed} for model "
-                f"{model_name}; got {dimension}."
-            )
-        dtype = body.get("output_dtype") or "float"
-        if dtype not in ("float", *_QUANTIZED):
-            raise _bad(
-                "Value of 'output_dtype' must be 'float', 'int8', 'uint8', 'binary' "
-                "or 'ubinary'."
-            )
-        if dtype != "float" and not model.quantization:
-            raise _bad(f"Model {model_name} only supports output_dtype 'float'.")
-        encoding = body.get("encoding_format")
-        if encoding not in (None, "base64"):
-            raise _bad("Value of 'encoding_format' must be None or 'base64'.")
+        dimension, dtype, encoding = _output_options(body, model, model_name)
         prepared = []
         total = 0
         for i, text in enumerate(texts):
