@@ -70,6 +70,20 @@ def _token_user_id(token: str) -> int | None:
         close_old_connections()
 
 
+def _secure(scope: Scope) -> bool:
+    """Whether the request came over HTTPS, as Django's request.is_secure() reads it
+    (SECURE_PROXY_SSL_HEADER: the TLS proxy's header, when one is configured)."""
+    if scope.get("scheme") == "https":
+        return True
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if not proxy_header:
+        return False
+    name, value = proxy_header
+    header = name.removeprefix("HTTP_").replace("_", "-").lower()
+    sent = Headers(scope=scope).get(header, "")
+    return sent.split(",", 1)[0].strip() == value
+
+
 def _allowed_hosts() -> list[str]:
     """Django's ALLOWED_HOSTS, with its development default when empty."""
     if settings.DEBUG and not settings.ALLOWED_HOSTS:
@@ -110,6 +124,17 @@ class McpEndpoint:
             await PlainTextResponse("Invalid Host header.", status_code=400)(
                 scope, receive, send
             )
+            return
+        if settings.SECURE_SSL_REDIRECT and not _secure(scope):
+            # Django redirects its pages to HTTPS (CAIRN_HTTPS); a redirect would
+            # come after the bearer token crossed in clear, and loses a POST body.
+            body = {
+                "error": {
+                    "type": "https_required",
+                    "message": "This server takes MCP requests over HTTPS only.",
+                }
+            }
+            await JSONResponse(body, status_code=403)(scope, receive, send)
             return
         try:
             await self.guarded(scope, receive, send)

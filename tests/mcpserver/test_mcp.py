@@ -443,7 +443,9 @@ def test_a_database_outage_is_said_without_the_drivers_message(user: Any) -> Non
     assert b"/srv/secret" not in body
 
 
-async def _post_mcp(token: str) -> tuple[int, dict[bytes, bytes], bytes]:
+async def _post_mcp(
+    token: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> tuple[int, dict[bytes, bytes], bytes]:
     """A POST to /mcp straight into the ASGI app; its status, headers and body."""
     scope = {
         "type": "http",
@@ -459,6 +461,7 @@ async def _post_mcp(token: str) -> tuple[int, dict[bytes, bytes], bytes]:
             (b"host", b"127.0.0.1:8000"),
             (b"authorization", f"Bearer {token}".encode()),
             (b"content-type", b"application/json"),
+            *extra,
         ],
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 8000),
@@ -477,6 +480,20 @@ async def _post_mcp(token: str) -> tuple[int, dict[bytes, bytes], bytes]:
         m.get("body", b"") for m in sent if m["type"] == "http.response.body"
     )
     return start["status"], dict(start["headers"]), body
+
+
+def test_under_https_settings_plain_http_is_refused_before_the_token(
+    user: Any, settings: Any
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    status, _headers, body = anyio.run(_post_mcp, "not-a-token")
+    assert status == 403
+    assert json.loads(body)["error"]["type"] == "https_required"
+    # Through the TLS proxy (its header, as Django reads it) the token is checked.
+    forwarded = ((b"x-forwarded-proto", b"https"),)
+    status, headers, _body = anyio.run(_post_mcp, "not-a-token", forwarded)
+    assert status == 401 and b"www-authenticate" in headers
 
 
 # roles
