@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -241,8 +242,13 @@ def document_page_png(
     # Only pages extraction counted: a PDF that failed its bounds is not drawn.
     if not document.pages or not 1 <= number <= document.pages:
         raise Http404("No such page.")
+    return _png(lambda: page_images.page_image(document=document, number=number))
+
+
+def _png(render: Callable[[], bytes]) -> HttpResponse:
+    """A rendered PNG, privately cached; 422 with the reason when it cannot be drawn."""
     try:
-        png = page_images.page_image(document=document, number=number)
+        png = render()
     except extraction.ExtractionError as exc:
         return HttpResponse(str(exc), status=422, content_type="text/plain")
     response = HttpResponse(png, content_type="image/png")
@@ -259,13 +265,7 @@ def document_thumbnail(request: HttpRequest, document_id: str) -> HttpResponse:
     )
     if not document.is_image:
         raise Http404("Only images have thumbnails.")
-    try:
-        png = page_images.thumbnail(document=document)
-    except extraction.ExtractionError as exc:
-        return HttpResponse(str(exc), status=422, content_type="text/plain")
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return _png(lambda: page_images.thumbnail(document=document))
 
 
 @login_required
